@@ -1,0 +1,35 @@
+# Quick start: `make serve` and `make test` (see README.md).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install index serve test lint bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -c constraints.txt torch==2.13.0
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Incremental: re-embeds only new or changed transcripts, so it is cheap when the index is fresh.
+index: install
+	$(BIN)/rag ingest docs_raw
+
+# Builds or refreshes index/; serving over HTTP joins this target when the HTTP API lands.
+serve: index
+
+lint: install
+	$(BIN)/ruff check rag tests bench
+	$(BIN)/mypy rag
+
+test: install lint
+	$(BIN)/pytest -q
+
+bench: index
+	$(BIN)/python bench/ingest.py
+
+clean:
+	rm -rf $(VENV) index/CURRENT index/gen-* index/.staging-*

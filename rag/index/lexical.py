@@ -1,0 +1,105 @@
+"""SQLite store of documents and chunks, with an FTS5 table for BM25 search."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+
+from rag.types import Chunk, Document, Paragraph
+
+_SCHEMA = """
+CREATE TABLE documents (
+    doc_id TEXT PRIMARY KEY, title TEXT NOT NULL, date TEXT, time TEXT, place TEXT, speaker TEXT,
+    text TEXT NOT NULL, paragraphs TEXT NOT NULL, sha256 TEXT NOT NULL, source TEXT NOT NULL
+);
+CREATE TABLE chunks (
+    row INTEGER PRIMARY KEY, chunk_id TEXT NOT NULL UNIQUE,
+    doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
+    speaker TEXT, start INTEGER NOT NULL, "end" INTEGER NOT NULL, text TEXT NOT NULL,
+    context TEXT NOT NULL, n_tokens INTEGER NOT NULL, is_question INTEGER NOT NULL
+);
+CREATE INDEX chunks_by_doc ON chunks(doc_id);
+-- The question a reply answers is indexed beside the reply, so that BM25 finds the answer too.
+CREATE VIRTUAL TABLE chunks_fts USING fts5(text, context, tokenize='porter unicode61 remove_diacritics 2');
+"""
+
+
+class ChunkStore:
+    """Documents and chunks of one index generation."""
+
+    def __init__(self, path: Path, *, readonly: bool = False, create: bool = False) -> None:
+        self.path = path
+        uri = f"file:{path}?mode={'ro' if readonly else 'rw'}{'c' if create else ''}"
+        self.db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        self.db.row_factory = sqlite3.Row
+        if create:
+            self.db.executescript(_SCHEMA)
+
+    @classmethod
+    def copy(cls, source: Path, target: Path) -> ChunkStore:
+        """A writable copy of another generation's database."""
+        with sqlite3.connect(f"file:{source}?mode=ro", uri=True) as src, sqlite3.connect(target) as dst:
+            src.backup(dst)
+        return cls(target)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def put(self, doc: Document, chunks: list[Chunk], rows: Iterable[int]) -> None:
+        paragraphs = json.dumps([[p.start, p.end, p.speaker, p.is_question] for p in doc.paragraphs])
+        self.db.execute(
+            "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (doc.doc_id, doc.title, doc.date, doc.time, doc.place, doc.speaker, doc.text, paragraphs,
+             doc.sha256, doc.source),
+        )
+        for row, c in zip(rows, chunks, strict=True):
+            self.db.execute(
+                "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (row, c.chunk_id, c.doc_id, c.speaker, c.start, c.end, c.text, c.context, c.n_tokens,
+                 int(c.is_question)),
+            )
+            self.db.execute("INSERT INTO chunks_fts(rowid, text, context) VALUES (?,?,?)",
+                            (row, c.text, c.context))
+
+    def delete(self, doc_id: str) -> list[int]:
+        """Remove a document and its chunks; returns the rows whose vectors must go too."""
+        rows = [r[0] for r in self.db.execute("SELECT row FROM chunks WHERE doc_id = ?", (doc_id,))]
+        self.db.executemany("DELETE FROM chunks_fts WHERE rowid = ?", [(r,) for r in rows])
+        self.db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
+        self.db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
+        return rows
+
+    def commit(self) -> None:
+        self.db.commit()
+
+    def next_row(self) -> int:
+        return int(self.db.execute("SELECT COALESCE(MAX(row), -1) + 1 FROM chunks").fetchone()[0])
+
+    def chunk_count(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+
+    def documents(self) -> list[Document]:
+        return [_document(r) for r in self.db.execute("SELECT * FROM documents ORDER BY doc_id")]
+
+    def document(self, doc_id: str) -> Document | None:
+        row = self.db.execute("SELECT * FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+        return _document(row) if row else None
+
+    def chunks(self, doc_id: str) -> list[Chunk]:
+        return [_chunk(r) for r in self.db.execute(
+            "SELECT * FROM chunks WHERE doc_id = ? ORDER BY start", (doc_id,))]
+
+
+def _document(r: sqlite3.Row) -> Document:
+    paragraphs = tuple(Paragraph(s, e, sp, bool(q)) for s, e, sp, q in json.loads(r["paragraphs"]))
+    return Document(doc_id=r["doc_id"], title=r["title"], date=r["date"], time=r["time"], place=r["place"],
+                    speaker=r["speaker"], text=r["text"], paragraphs=paragraphs, sha256=r["sha256"],
+                    source=r["source"])
+
+
+def _chunk(r: sqlite3.Row) -> Chunk:
+    return Chunk(chunk_id=r["chunk_id"], doc_id=r["doc_id"], speaker=r["speaker"], start=r["start"],
+                 end=r["end"], text=r["text"], n_tokens=r["n_tokens"], context=r["context"],
+                 is_question=bool(r["is_question"]))

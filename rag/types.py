@@ -1,0 +1,77 @@
+"""Core value types passed between modules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    """A paragraph of a document's cleaned text and who speaks it."""
+
+    start: int
+    end: int
+    speaker: str | None
+    is_question: bool = False
+
+
+@dataclass(frozen=True)
+class Document:
+    """A parsed transcript: metadata, cleaned text and its paragraphs with character offsets."""
+
+    doc_id: str
+    title: str
+    date: str | None  # ISO 8601 date
+    time: str | None  # HH:MM, when the source gives it
+    place: str | None
+    speaker: str | None  # the principal speaker, from the title
+    text: str
+    paragraphs: tuple[Paragraph, ...]
+    sha256: str
+    source: str  # where it came from: a file path, or "upload"
+
+    @property
+    def speakers(self) -> list[str]:
+        """Distinct speakers in order of first appearance."""
+        return list(dict.fromkeys(p.speaker for p in self.paragraphs if p.speaker))
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage of a document, cited as `doc.text[start:end]`; `context` only shapes its embedding."""
+
+    chunk_id: str
+    doc_id: str
+    speaker: str | None
+    start: int
+    end: int
+    text: str
+    n_tokens: int
+    context: str = ""  # the journalist's question an answer replies to
+    is_question: bool = False
+
+    @property
+    def embedding_input(self) -> str:
+        return f"{self.context}\n{self.text}" if self.context else self.text
+
+
+@dataclass
+class IngestReport:
+    """What an ingest changed, for the summary line."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
+    chunks: int = 0  # chunks in the index afterwards
+    embedded: int = 0  # chunks embedded by this run
+    seconds: float = 0.0
+    rebuild_reason: str | None = None
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.added)} added, {len(self.updated)} updated, {len(self.removed)} removed, "
+            f"{len(self.unchanged)} unchanged, {len(self.skipped)} skipped; "
+            f"{self.chunks} chunks ({self.embedded} embedded) in {self.seconds:.1f} s"
+        )
