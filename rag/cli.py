@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import json
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from rag.config import Settings, get_settings
-from rag.errors import RagError
+from rag.errors import BadInput, IndexMissing, RagError
+from rag.types import Filters
+
+if TYPE_CHECKING:
+    from rag.service import Service
 
 index_option = click.option(
-    "--index", "index_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+    "--index",
+    "index_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
     help="Index directory (default: index/, or RAG_INDEX_DIR).",
 )
 
@@ -50,8 +60,15 @@ def _progress_bar(quiet: bool, label: str) -> Iterator[Callable[[int, int], None
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     console = Console(stderr=True)
-    bar = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                   console=console, disable=quiet or not console.is_terminal, transient=True)
+    bar = Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=quiet or not console.is_terminal,
+        transient=True,
+    )
     task = bar.add_task(label, total=None)
     with bar:
         yield lambda done, total: bar.update(task, completed=done, total=total)
@@ -80,3 +97,169 @@ def ask_alias() -> None:
     """`ask ...` is `rag ask ...`."""
     sys.argv[1:1] = ["ask"]
     main()
+
+
+def _filter_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(
+        [
+            click.option("--doc", "doc_ids", multiple=True, help="Only this document (repeatable)."),
+            click.option(
+                "--speaker", help="Only passages by this speaker (case-insensitive, part of the name)."
+            ),
+            click.option("--since", help="Only documents dated on or after YYYY-MM-DD."),
+            click.option("--until", help="Only documents dated on or before YYYY-MM-DD."),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+def _filters(doc_ids: tuple[str, ...], speaker: str | None, since: str | None, until: str | None) -> Filters:
+    from rag.service import parse_date
+
+    return Filters(
+        doc_ids=doc_ids,
+        speaker=speaker or None,
+        since=parse_date(since, "--since") if since else None,
+        until=parse_date(until, "--until") if until else None,
+    )
+
+
+def _service(index_dir: Path | None, build_if_missing: bool = True) -> Service:
+    """The service over an index; on a new install the first question builds the index first."""
+    from rag.service import Service
+
+    service = Service(_settings(index_dir=index_dir))
+    if build_if_missing:
+        try:
+            service.retriever  # noqa: B018 - loads the index, or tells us it is missing
+        except IndexMissing:
+            click.echo(
+                f"no index in {service.settings.index_dir} yet: building it from {service.settings.docs_dir}",
+                err=True,
+            )
+            with _progress_bar(False, "embedding") as progress:
+                report = service.ingest(None, progress)
+            click.echo(report.summary(), err=True)
+    return service
+
+
+def _emit_json(data: dict[str, Any]) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+k_option = click.option("--k", "k", type=int, default=5, show_default=True, help="Passages to return (1-50).")
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON document, as the HTTP API."
+)
+
+
+@main.command()
+@click.argument("question")
+@k_option
+@json_option
+@_filter_options
+@index_option
+def search(question: str, k: int, as_json: bool, index_dir: Path | None, **filters: Any) -> None:
+    """The passages that best answer QUESTION, cited."""
+    service = _service(index_dir)
+    started = time.perf_counter()
+    passages = service.search(question, k, _filters(**filters))
+    took_ms = (time.perf_counter() - started) * 1000
+    if as_json:
+        _emit_json({"passages": [asdict(p) for p in passages], "took_ms": round(took_ms, 2)})
+        return
+    from rag.render import print_passages
+
+    print_passages(passages, [])
+
+
+@main.command()
+@click.argument("question")
+@k_option
+@json_option
+@click.option(
+    "--llm",
+    type=click.Choice(["none"]),
+    default="none",
+    show_default=True,
+    help="Compose the answer with an LLM (none: verbatim quotes).",
+)
+@_filter_options
+@index_option
+def ask(question: str, k: int, as_json: bool, llm: str, index_dir: Path | None, **filters: Any) -> None:
+    """Answer QUESTION with verbatim, cited quotes, or say the transcripts do not contain it."""
+    service = _service(index_dir)
+    started = time.perf_counter()
+    answer = service.ask(question, k, _filters(**filters))
+    took_ms = (time.perf_counter() - started) * 1000
+    if as_json:
+        _emit_json(asdict(answer) | {"took_ms": round(took_ms, 2)})
+        return
+    from rag.render import print_answer
+
+    print_answer(answer)
+
+
+@main.command(name="eval")
+@click.option(
+    "--questions",
+    "questions_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("eval/questions.jsonl"),
+    show_default=True,
+    help="Eval set (JSON lines).",
+)
+@click.option("--k", "k", type=click.IntRange(1, 50), default=10, show_default=True)
+@json_option
+@click.option("--check", is_flag=True, help="Exit 1 when a metric falls below eval/baseline.json.")
+@click.option("--write-baseline", is_flag=True, help="Record these metrics as eval/baseline.json.")
+@click.option(
+    "--baseline",
+    "baseline_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("eval/baseline.json"),
+    show_default=True,
+)
+@click.option("--mode", type=click.Choice(["dense", "bm25", "hybrid"]), default="hybrid", show_default=True)
+@index_option
+def eval_(
+    questions_path: Path,
+    k: int,
+    as_json: bool,
+    check: bool,
+    write_baseline: bool,
+    baseline_path: Path,
+    mode: str,
+    index_dir: Path | None,
+) -> None:
+    """Measure retrieval on an eval set; with --check, fail on a regression."""
+    from rag.evaluate import CHECK_TOLERANCE, check_against, evaluate, load_questions
+
+    questions = load_questions(questions_path)
+    service = _service(index_dir)
+    result = evaluate(service, questions, k=k, mode=mode)  # type: ignore[arg-type]
+    if as_json:
+        _emit_json(result.to_json())
+    else:
+        from rag.render import print_eval
+
+        print_eval(result, mode)
+    if write_baseline:
+        baseline_path.write_text(
+            json.dumps({"mode": mode, "k": k, "metrics": result.metrics}, indent=2) + "\n"
+        )
+        click.echo(f"wrote {baseline_path}", err=True)
+    if check:
+        try:
+            baseline = json.loads(baseline_path.read_text())["metrics"]
+        except (OSError, ValueError, KeyError) as exc:
+            raise BadInput(
+                f"{baseline_path}: no baseline to check against ({exc}); "
+                "record one with `rag eval --write-baseline`"
+            ) from None
+        if failures := check_against(result.metrics, baseline):
+            for line in failures:
+                click.echo(f"regression: {line}", err=True)
+            sys.exit(1)
+        click.echo(f"check passed: every metric within {CHECK_TOLERANCE} of {baseline_path}", err=True)

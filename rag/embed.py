@@ -57,11 +57,16 @@ class Embedder:
 
     @property
     def dimension(self) -> int:
-        return int(self.model.get_embedding_dimension())
+        dimension = self.model.get_embedding_dimension()
+        if dimension is None:
+            raise RagError(f"model {self.name!r} does not report its embedding dimension")
+        return int(dimension)
 
     @property
     def max_tokens(self) -> int:
         """The model's window in tokens, special tokens included."""
+        if self.model.max_seq_length is None:
+            raise RagError(f"model {self.name!r} does not report its maximum sequence length")
         return int(self.model.max_seq_length)
 
     @cached_property
@@ -81,10 +86,13 @@ class Embedder:
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         for begin in range(0, len(order), self.batch_size):
-            batch = order[begin:begin + self.batch_size]
+            batch = order[begin : begin + self.batch_size]
             vectors = self.model.encode(
-                [texts[i] for i in batch], batch_size=self.batch_size, normalize_embeddings=True,
-                convert_to_numpy=True, show_progress_bar=False,
+                [texts[i] for i in batch],
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
             )
             out[batch] = vectors
             if progress:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import shutil
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from rag.answer.extractive import ABSTAIN_MESSAGE, ExtractiveSettings, candidate_sentences, compose, select
 from rag.config import Settings
 from rag.embed import Embedder
 from rag.errors import BadInput, SkippedFile
@@ -22,12 +24,16 @@ from rag.index.store import (
     new_staging,
     publish,
     rebuild_reason,
+    require_generation,
     writer_lock,
 )
 from rag.ingest.chunk import ChunkSettings, chunk_document
 from rag.ingest.parse import SUFFIXES, parse_document, read_transcript
-from rag.types import Chunk, Document, IngestReport
+from rag.retrieve import FusionSettings, Hit, Mode, Retriever, evidence
+from rag.types import Answer, Chunk, Document, Filters, IngestReport, Passage
 
+MAX_QUESTION_CHARS = 2000
+MAX_K = 50
 Progress = Callable[[int, int], None]  # (chunks embedded so far, chunks to embed)
 UPLOAD = "upload"  # the source of a document that came without a file
 
@@ -38,16 +44,110 @@ class Service:
     def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
         self.settings = settings
         self.embedder = embedder or Embedder(settings.model, settings.batch_size)
+        self.extractive = ExtractiveSettings()
+        self._loaded: tuple[Path, Retriever] | None = None
+        self._load_lock = threading.Lock()
+
+    # -- reading -------------------------------------------------------------------------------------
+
+    @property
+    def retriever(self) -> Retriever:
+        """The live generation's retriever, reloaded when an ingest has switched generations."""
+        generation, _ = require_generation(self.settings.index_dir, self.signature)
+        loaded = self._loaded
+        if loaded is None or loaded[0] != generation:
+            with self._load_lock:
+                if self._loaded is None or self._loaded[0] != generation:
+                    fusion = FusionSettings(
+                        dense_weight=self.settings.dense_weight,
+                        bm25_weight=self.settings.bm25_weight,
+                        rrf_k=self.settings.rrf_k,
+                        question_penalty=self.settings.question_penalty,
+                    )
+                    store = ChunkStore(generation / DATABASE, readonly=True)
+                    self._loaded = (generation, Retriever(store, DenseIndex.load(generation / DENSE), fusion))
+                loaded = self._loaded
+        return loaded[1]
+
+    def documents(self) -> list[Document]:
+        return self.retriever.store.documents()
+
+    def document(self, doc_id: str) -> Document:
+        doc = self.retriever.store.document(doc_id)
+        if doc is None:
+            raise BadInput(f"unknown doc_id {doc_id!r}: see `GET /documents` for the ids in the index")
+        return doc
+
+    def search(
+        self, question: str, k: int = 5, filters: Filters | None = None, mode: Mode = "hybrid"
+    ) -> list[Passage]:
+        """The k passages that best answer the question, each statement once."""
+        return self.retrieve(question, k, filters or Filters(), mode)[0]
+
+    def ask(self, question: str, k: int = 5, filters: Filters | None = None) -> Answer:
+        """An extractive answer of verbatim quotes, or an abstention when the evidence is weak."""
+        passages, hits = self.retrieve(question, k, filters or Filters(), "hybrid")
+        if self.abstains(question, passages, hits):
+            return Answer(ABSTAIN_MESSAGE, True, [], passages)
+        sentences = candidate_sentences(passages, self.extractive)
+        vectors = self.embedder.encode([question, *(s.text for s in sentences)])
+        chosen = select(question, sentences, vectors[1:] @ vectors[0], self.extractive)
+        if not chosen:
+            return Answer(ABSTAIN_MESSAGE, True, [], passages)
+        text, citations = compose(chosen)
+        return Answer(text, False, citations, passages)
+
+    def abstains(self, question: str, passages: list[Passage], hits: list[Hit]) -> bool:
+        """Weak evidence: no passage in the top three is both close to the question and covers its terms."""
+        return evidence(question, passages, hits) < self.settings.abstain_threshold
+
+    def retrieve(
+        self, question: str, k: int = 5, filters: Filters | None = None, mode: Mode = "hybrid"
+    ) -> tuple[list[Passage], list[Hit]]:
+        """Passages and, beside each, the evidence scores that abstention reads."""
+        filters = filters or Filters()
+        question = validate_question(question)
+        if not 1 <= k <= MAX_K:
+            raise BadInput(f"k must be between 1 and {MAX_K}, got {k}")
+        retriever = self.retriever
+        self._validate_filters(filters, retriever)
+        vector = self.embedder.encode([question])[0] if mode != "bm25" else None
+        return retriever.search(question, vector, k, filters, mode)
+
+    @staticmethod
+    def _validate_filters(filters: Filters, retriever: Retriever) -> None:
+        if filters.doc_ids:
+            marks = ",".join("?" * len(filters.doc_ids))
+            known = {
+                r[0]
+                for r in retriever.store.db.execute(
+                    f"SELECT doc_id FROM documents WHERE doc_id IN ({marks})", filters.doc_ids
+                )
+            }
+            if unknown := [d for d in filters.doc_ids if d not in known]:
+                raise BadInput(f"unknown doc_id {unknown[0]!r} in filters: see `GET /documents`")
+        for name in ("since", "until"):
+            value = getattr(filters, name)
+            if value is not None:
+                parse_date(value, name)
+        if filters.since and filters.until and filters.since > filters.until:
+            raise BadInput(f"since ({filters.since}) is after until ({filters.until})")
+
+    # -- writing -------------------------------------------------------------------------------------
 
     @property
     def signature(self) -> dict[str, Any]:
         s = self.settings
-        return {"format_version": FORMAT_VERSION, "model": s.model,
-                "chunking": {"max_tokens": s.chunk_max_tokens, "overlap_sentences": s.chunk_overlap_sentences}}
+        return {
+            "format_version": FORMAT_VERSION,
+            "model": s.model,
+            "chunking": {"max_tokens": s.chunk_max_tokens, "overlap_sentences": s.chunk_overlap_sentences},
+        }
 
     def chunk(self, doc: Document) -> list[Chunk]:
-        settings = ChunkSettings(self.settings.chunk_max_tokens, self.settings.chunk_overlap_sentences,
-                                 self.embedder.max_tokens)
+        settings = ChunkSettings(
+            self.settings.chunk_max_tokens, self.settings.chunk_overlap_sentences, self.embedder.max_tokens
+        )
         return chunk_document(doc, self.embedder.count_tokens, settings)
 
     def ingest(self, paths: Sequence[Path] | None = None, progress: Progress | None = None) -> IngestReport:
@@ -67,19 +167,23 @@ class Service:
             report.rebuild_reason = rebuild_reason(old, self.signature) if old else None
             previous = old.documents if old else {}
             fresh = self._read_changed(files, previous, report)
-            report.removed = [d for d, meta in previous.items() if d not in files and _is_gone(meta["source"])]
+            report.removed = [
+                d for d, meta in previous.items() if d not in files and _is_gone(meta["source"])
+            ]
             if generation and report.rebuild_reason:
                 fresh += self._carry_over(generation, files, report)
             if not (fresh or report.removed or report.rebuild_reason) and old:
                 report.chunks = old.chunks
             else:
-                self._write_generation(generation if not report.rebuild_reason else None, previous,
-                                       fresh, report, progress)
+                self._write_generation(
+                    generation if not report.rebuild_reason else None, previous, fresh, report, progress
+                )
         report.seconds = time.perf_counter() - started
         return report
 
-    def _read_changed(self, files: dict[str, Path], previous: dict[str, dict[str, Any]],
-                      report: IngestReport) -> list[Document]:
+    def _read_changed(
+        self, files: dict[str, Path], previous: dict[str, dict[str, Any]], report: IngestReport
+    ) -> list[Document]:
         fresh = []
         for doc_id, path in files.items():
             try:
@@ -109,8 +213,14 @@ class Service:
         report.updated += [d.doc_id for d in kept]
         return kept
 
-    def _write_generation(self, base: Path | None, previous: dict[str, dict[str, Any]],
-                          fresh: list[Document], report: IngestReport, progress: Progress | None) -> None:
+    def _write_generation(
+        self,
+        base: Path | None,
+        previous: dict[str, dict[str, Any]],
+        fresh: list[Document],
+        report: IngestReport,
+        progress: Progress | None,
+    ) -> None:
         """Build the next generation aside (from `base`, or from scratch) and switch to it."""
         staging = new_staging(self.settings.index_dir)
         try:
@@ -150,13 +260,37 @@ class Service:
             store.close()
             dense.save(staging / DENSE)
             report.chunks, report.embedded = len(dense), len(inputs)
-            Manifest(model=self.settings.model, dimension=dense.dimension,
-                     model_max_tokens=self.embedder.max_tokens, chunking=self.signature["chunking"],
-                     documents=documents, chunks=len(dense)).save(staging)
+            Manifest(
+                model=self.settings.model,
+                dimension=dense.dimension,
+                model_max_tokens=self.embedder.max_tokens,
+                chunking=self.signature["chunking"],
+                documents=documents,
+                chunks=len(dense),
+            ).save(staging)
             publish(self.settings.index_dir, staging)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
+
+
+def validate_question(question: str) -> str:
+    question = question.strip()
+    if not question:
+        raise BadInput('question is empty: ask something, e.g. "What did Lavrov say about ASEAN?"')
+    if len(question) > MAX_QUESTION_CHARS:
+        raise BadInput(f"question is {len(question)} characters long; the limit is {MAX_QUESTION_CHARS}")
+    return question
+
+
+def parse_date(value: str, name: str = "date") -> str:
+    """An ISO date (YYYY-MM-DD), checked; raises BadInput with the expected form."""
+    from datetime import date
+
+    try:
+        return date.fromisoformat(value).isoformat()
+    except (TypeError, ValueError):
+        raise BadInput(f"{name} must be a date as YYYY-MM-DD, got {value!r}") from None
 
 
 def _collect(paths: Sequence[Path], report: IngestReport) -> dict[str, Path]:
@@ -172,8 +306,9 @@ def _collect(paths: Sequence[Path], report: IngestReport) -> dict[str, Path]:
                     report.skipped.append((str(file), f"{file}: not a .txt or .md transcript"))
                 continue
             if file.stem in files:
-                report.skipped.append((str(file), f"{file}: doc_id {file.stem!r} already comes from "
-                                                  f"{files[file.stem]}"))
+                report.skipped.append(
+                    (str(file), f"{file}: doc_id {file.stem!r} already comes from {files[file.stem]}")
+                )
                 continue
             files[file.stem] = file
     return files

@@ -75,3 +75,53 @@ class IngestReport:
             f"{len(self.unchanged)} unchanged, {len(self.skipped)} skipped; "
             f"{self.chunks} chunks ({self.embedded} embedded) in {self.seconds:.1f} s"
         )
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrictions applied before the top-k is cut."""
+
+    doc_ids: tuple[str, ...] = ()
+    speaker: str | None = None  # case-insensitive; "Lavrov" matches "Sergey Lavrov"
+    since: str | None = None  # ISO date, inclusive
+    until: str | None = None  # ISO date, inclusive
+
+    def __bool__(self) -> bool:
+        return bool(self.doc_ids or self.speaker or self.since or self.until)
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk with its document's metadata; `text == document.text[start:end]`."""
+
+    rank: int
+    score: float
+    chunk_id: str
+    doc_id: str
+    title: str
+    date: str | None
+    place: str | None
+    speaker: str | None
+    text: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A verbatim quote from passage `n` (1-based), at `[start, end)` of the document's text."""
+
+    n: int
+    chunk_id: str
+    doc_id: str
+    quote: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Answer:
+    answer: str
+    abstained: bool
+    citations: list[Citation]
+    passages: list[Passage]

@@ -37,4 +37,4 @@ class DenseIndex:
 
     def remove(self, rows: list[int]) -> None:
         if rows:
-            self.index.remove_ids(np.asarray(rows, dtype=np.int64))
+            self.index.remove_ids(np.asarray(rows, dtype=np.int64))  # type: ignore[arg-type]

@@ -51,17 +51,38 @@ class ChunkStore:
         paragraphs = json.dumps([[p.start, p.end, p.speaker, p.is_question] for p in doc.paragraphs])
         self.db.execute(
             "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?)",
-            (doc.doc_id, doc.title, doc.date, doc.time, doc.place, doc.speaker, doc.text, paragraphs,
-             doc.sha256, doc.source),
+            (
+                doc.doc_id,
+                doc.title,
+                doc.date,
+                doc.time,
+                doc.place,
+                doc.speaker,
+                doc.text,
+                paragraphs,
+                doc.sha256,
+                doc.source,
+            ),
         )
         for row, c in zip(rows, chunks, strict=True):
             self.db.execute(
                 "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (row, c.chunk_id, c.doc_id, c.speaker, c.start, c.end, c.text, c.context, c.n_tokens,
-                 int(c.is_question)),
+                (
+                    row,
+                    c.chunk_id,
+                    c.doc_id,
+                    c.speaker,
+                    c.start,
+                    c.end,
+                    c.text,
+                    c.context,
+                    c.n_tokens,
+                    int(c.is_question),
+                ),
             )
-            self.db.execute("INSERT INTO chunks_fts(rowid, text, context) VALUES (?,?,?)",
-                            (row, c.text, c.context))
+            self.db.execute(
+                "INSERT INTO chunks_fts(rowid, text, context) VALUES (?,?,?)", (row, c.text, c.context)
+            )
 
     def delete(self, doc_id: str) -> list[int]:
         """Remove a document and its chunks; returns the rows whose vectors must go too."""
@@ -88,18 +109,37 @@ class ChunkStore:
         return _document(row) if row else None
 
     def chunks(self, doc_id: str) -> list[Chunk]:
-        return [_chunk(r) for r in self.db.execute(
-            "SELECT * FROM chunks WHERE doc_id = ? ORDER BY start", (doc_id,))]
+        return [
+            _chunk(r)
+            for r in self.db.execute("SELECT * FROM chunks WHERE doc_id = ? ORDER BY start", (doc_id,))
+        ]
 
 
 def _document(r: sqlite3.Row) -> Document:
     paragraphs = tuple(Paragraph(s, e, sp, bool(q)) for s, e, sp, q in json.loads(r["paragraphs"]))
-    return Document(doc_id=r["doc_id"], title=r["title"], date=r["date"], time=r["time"], place=r["place"],
-                    speaker=r["speaker"], text=r["text"], paragraphs=paragraphs, sha256=r["sha256"],
-                    source=r["source"])
+    return Document(
+        doc_id=r["doc_id"],
+        title=r["title"],
+        date=r["date"],
+        time=r["time"],
+        place=r["place"],
+        speaker=r["speaker"],
+        text=r["text"],
+        paragraphs=paragraphs,
+        sha256=r["sha256"],
+        source=r["source"],
+    )
 
 
 def _chunk(r: sqlite3.Row) -> Chunk:
-    return Chunk(chunk_id=r["chunk_id"], doc_id=r["doc_id"], speaker=r["speaker"], start=r["start"],
-                 end=r["end"], text=r["text"], n_tokens=r["n_tokens"], context=r["context"],
-                 is_question=bool(r["is_question"]))
+    return Chunk(
+        chunk_id=r["chunk_id"],
+        doc_id=r["doc_id"],
+        speaker=r["speaker"],
+        start=r["start"],
+        end=r["end"],
+        text=r["text"],
+        n_tokens=r["n_tokens"],
+        context=r["context"],
+        is_question=bool(r["is_question"]),
+    )

@@ -62,8 +62,11 @@ class Manifest:
 def rebuild_reason(old: Manifest, new_signature: dict[str, Any]) -> str | None:
     """Why an index must be rebuilt from scratch, or None when it can be updated in place."""
     old_signature = old.build_signature()
-    changed = [f"{key} changed from {old_signature[key]!r} to {value!r}"
-               for key, value in new_signature.items() if old_signature.get(key) != value]
+    changed = [
+        f"{key} changed from {old_signature[key]!r} to {value!r}"
+        for key, value in new_signature.items()
+        if old_signature.get(key) != value
+    ]
     return "; ".join(changed) or None
 
 
@@ -126,7 +129,7 @@ def publish(index_dir: Path, staging: Path) -> Path:
     os.replace(pointer, index_dir / _CURRENT)
     _fsync(index_dir)
     older = sorted((g for g in index_dir.glob("gen-*") if g != generation), key=lambda g: g.stat().st_mtime)
-    for old in older[:max(0, len(older) - _KEEP_PREVIOUS)]:
+    for old in older[: max(0, len(older) - _KEEP_PREVIOUS)]:
         shutil.rmtree(old, ignore_errors=True)
     return generation
 

@@ -15,8 +15,46 @@ TokenCounter = Callable[[str], int]
 # then something that can open a sentence.
 _BOUNDARY = re.compile(r"(?<=[.?!…])[\"'”’»)\]]*\s+(?=[\"'“‘«(\[]?[A-ZА-ЯЁ0-9])")
 _ABBREVIATIONS = frozenset(
-    "mr mrs ms dr prof st jr sr no nos vs etc e.g i.e u.s u.k u.n gen col lt sgt rev jan feb mar apr "
-    "jun jul aug sep sept oct nov dec art para fig approx".split()
+    [
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "prof",
+        "st",
+        "jr",
+        "sr",
+        "no",
+        "nos",
+        "vs",
+        "etc",
+        "e.g",
+        "i.e",
+        "u.s",
+        "u.k",
+        "u.n",
+        "gen",
+        "col",
+        "lt",
+        "sgt",
+        "rev",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+        "art",
+        "para",
+        "fig",
+        "approx",
+    ]
 )
 
 
@@ -35,7 +73,7 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
     spans: list[tuple[int, int]] = []
     begin = start
     for match in _BOUNDARY.finditer(text, start, end):
-        words = text[begin:match.start()].split()
+        words = text[begin : match.start()].split()
         last_word = words[-1].rstrip(".").lower() if words else ""
         if last_word in _ABBREVIATIONS or (len(last_word) == 1 and last_word.isalpha()):
             continue  # "Mr. Kerry", "J. Kerry": not the end of a sentence
@@ -55,16 +93,24 @@ def chunk_document(doc: Document, count_tokens: TokenCounter, settings: ChunkSet
     question = ""
     for turn in _turns(doc.paragraphs):
         spans = list(_pack(doc.text, turn, count_tokens, settings))
-        turn_text = doc.text[turn[0].start:turn[-1].end]
+        turn_text = doc.text[turn[0].start : turn[-1].end]
         for start, end in spans:
             text = doc.text[start:end]
             n_tokens = count_tokens(text)
             context = "" if turn[0].is_question else _fit_context(question, n_tokens, count_tokens, settings)
-            chunks.append(Chunk(
-                chunk_id=f"{doc.doc_id}:{start}-{end}", doc_id=doc.doc_id, speaker=turn[0].speaker,
-                start=start, end=end, text=text, n_tokens=n_tokens, context=context,
-                is_question=turn[0].is_question,
-            ))
+            chunks.append(
+                Chunk(
+                    chunk_id=f"{doc.doc_id}:{start}-{end}",
+                    doc_id=doc.doc_id,
+                    speaker=turn[0].speaker,
+                    start=start,
+                    end=end,
+                    text=text,
+                    n_tokens=n_tokens,
+                    context=context,
+                    is_question=turn[0].is_question,
+                )
+            )
         question = turn_text if turn[0].is_question else ""
     return chunks
 
@@ -81,18 +127,19 @@ def _turns(paragraphs: tuple[Paragraph, ...]) -> Iterator[list[Paragraph]]:
         yield turn
 
 
-def _pack(text: str, turn: list[Paragraph], count: TokenCounter,
-          settings: ChunkSettings) -> Iterator[tuple[int, int]]:
+def _pack(
+    text: str, turn: list[Paragraph], count: TokenCounter, settings: ChunkSettings
+) -> Iterator[tuple[int, int]]:
     """Spans of whole paragraphs (or sentence windows of an over-long one) within max_tokens."""
     units: list[tuple[int, int]] = []
     for para in turn:
-        if count(text[para.start:para.end]) <= settings.max_tokens:
+        if count(text[para.start : para.end]) <= settings.max_tokens:
             units.append((para.start, para.end))
         else:
             units.extend(_sentence_windows(text, para, count, settings))
     current: tuple[int, int] | None = None
     for unit in units:
-        if current and unit[0] >= current[1] and count(text[current[0]:unit[1]]) <= settings.max_tokens:
+        if current and unit[0] >= current[1] and count(text[current[0] : unit[1]]) <= settings.max_tokens:
             current = (current[0], unit[1])
             continue
         if current:
@@ -102,15 +149,18 @@ def _pack(text: str, turn: list[Paragraph], count: TokenCounter,
         yield current
 
 
-def _sentence_windows(text: str, para: Paragraph, count: TokenCounter,
-                      settings: ChunkSettings) -> Iterator[tuple[int, int]]:
+def _sentence_windows(
+    text: str, para: Paragraph, count: TokenCounter, settings: ChunkSettings
+) -> Iterator[tuple[int, int]]:
     """Windows of whole sentences within max_tokens, consecutive windows sharing `overlap` sentences."""
     sentences = sentence_spans(text, para.start, para.end)
     first = 0
     while first < len(sentences):
         last = first
-        while last + 1 < len(sentences) and count(
-                text[sentences[first][0]:sentences[last + 1][1]]) <= settings.max_tokens:
+        while (
+            last + 1 < len(sentences)
+            and count(text[sentences[first][0] : sentences[last + 1][1]]) <= settings.max_tokens
+        ):
             last += 1
         yield sentences[first][0], sentences[last][1]
         if last + 1 >= len(sentences):

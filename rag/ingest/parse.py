@@ -15,25 +15,32 @@ from rag.types import Document, Paragraph
 
 SUFFIXES = (".txt", ".md")
 
-_MONTHS = (
-    "January|February|March|April|May|June|July|August|September|October|November|December"
-)
+_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 # "2 August 201818:22": the site glues the date and the time together; either may be missing.
-_HEADER = re.compile(rf"^(?:(?P<day>\d{{1,2}})\s+(?P<month>{_MONTHS})\s+(?P<year>\d{{4}}))?\s*"
-                     r"(?P<time>\d{1,2}:\d{2})?$", re.IGNORECASE)
-_TITLE_DATE = re.compile(rf"(?P<month>{_MONTHS})\s+(?P<day>\d{{1,2}}),?\s+(?P<year>\d{{4}})"
-                         rf"|(?P<day2>\d{{1,2}})\s+(?P<month2>{_MONTHS})\s+(?P<year2>\d{{4}})")
+_HEADER = re.compile(
+    rf"^(?:(?P<day>\d{{1,2}})\s+(?P<month>{_MONTHS})\s+(?P<year>\d{{4}}))?\s*"
+    r"(?P<time>\d{1,2}:\d{2})?$",
+    re.IGNORECASE,
+)
+_TITLE_DATE = re.compile(
+    rf"(?P<month>{_MONTHS})\s+(?P<day>\d{{1,2}}),?\s+(?P<year>\d{{4}})"
+    rf"|(?P<day2>\d{{1,2}})\s+(?P<month2>{_MONTHS})\s+(?P<year2>\d{{4}})"
+)
 # "..., Vientiane, July 26, 2016": the place is the comma-separated segment just before the date.
 _TITLE_PLACE = re.compile(rf",\s*(?P<place>[A-Z][\w'’.\- ]{{1,40}}?),\s*(?:{_TITLE_DATE.pattern})\s*$")
 
 _NAME = r"[A-Z][\w.\-]*(?:['’][A-Z][\w\-]*)?"  # O'Brien, but not Lavrov's
-_ROLE = (r"(?:Minister|President|Spokesperson|Spokeswoman|Spokesman|Secretary|Ambassador|Director|"
-         r"Envoy|Representative|Chairman|Chair|Premier|Chancellor)")
+_ROLE = (
+    r"(?:Minister|President|Spokesperson|Spokeswoman|Spokesman|Secretary|Ambassador|Director|"
+    r"Envoy|Representative|Chairman|Chair|Premier|Chancellor)"
+)
 # "Foreign Minister Sergey Lavrov's remarks", "Remarks and replies by Foreign Minister Sergey Lavrov at ..."
 _TITLE_ROLE_NAME = re.compile(rf"\b{_ROLE}\s+(?P<name>{_NAME}(?:\s+{_NAME}){{1,3}}?)(?=['’]s\b|\s+[a-z]|,|$)")
 # "Comment by the Information and Press Department on ..."
-_TITLE_BY = re.compile(r"\bby\s+(?:the\s+)?(?P<name>[A-Z][\w'’\-]*(?:\s+(?:[A-Z][\w'’\-]*|and|of|for))*?)"
-                       r"\s+(?:on|at|regarding|concerning|following|in|to|about)\b")
+_TITLE_BY = re.compile(
+    r"\bby\s+(?:the\s+)?(?P<name>[A-Z][\w'’\-]*(?:\s+(?:[A-Z][\w'’\-]*|and|of|for))*?)"
+    r"\s+(?:on|at|regarding|concerning|following|in|to|about)\b"
+)
 _TITLE_POSSESSIVE = re.compile(rf"^(?P<name>{_NAME}(?:\s+{_NAME}){{1,3}})['’]s\b")
 
 # A speaker label opens a paragraph: "Sergey Lavrov:", "Question:", "Question (retranslated from English):".
@@ -52,9 +59,65 @@ _ACRONYM = r"[A-Z][A-Za-z&\-]{1,11}"
 _TAG_LINE = re.compile(rf"^(?:{_ACRONYM}\s+\([^()]{{3,90}}\)|[A-Z][^()]{{2,90}}\s+\({_ACRONYM}\))$")
 
 _STOPWORDS = frozenset(
-    "a an and are as at be been but by for from has have he her his i in is it its of on or our she "
-    "that the their them there these they this those to was we were what which who will with would you "
-    "your not no do does did can could should may".split()
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "been",
+        "but",
+        "by",
+        "for",
+        "from",
+        "has",
+        "have",
+        "he",
+        "her",
+        "his",
+        "i",
+        "in",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "or",
+        "our",
+        "she",
+        "that",
+        "the",
+        "their",
+        "them",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "to",
+        "was",
+        "we",
+        "were",
+        "what",
+        "which",
+        "who",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+        "not",
+        "no",
+        "do",
+        "does",
+        "did",
+        "can",
+        "could",
+        "should",
+        "may",
+    ]
 )
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
 _DEDUPE_MIN_CHARS = 40  # short formulaic paragraphs ("Thank you.") legitimately recur
@@ -105,8 +168,9 @@ def parse_document(doc_id: str, raw_text: str, sha256: str, source: str) -> Docu
             date = _iso_date(header["day"], header["month"], header["year"])
     title = blocks.pop(0).lstrip("#").strip() if blocks else doc_id
     if date is None and (found := _TITLE_DATE.search(title)):
-        date = _iso_date(found["day"] or found["day2"], found["month"] or found["month2"],
-                         found["year"] or found["year2"])
+        date = _iso_date(
+            found["day"] or found["day2"], found["month"] or found["month2"], found["year"] or found["year2"]
+        )
     place_match = _TITLE_PLACE.search(title)
     place = place_match["place"].strip() if place_match and len(place_match["place"].split()) <= 4 else None
     principal = principal_speaker(title)
@@ -131,8 +195,16 @@ def parse_document(doc_id: str, raw_text: str, sha256: str, source: str) -> Docu
         text_parts.append(block)
         offset += len(block)
     return Document(
-        doc_id=doc_id, title=title, date=date, time=time, place=place, speaker=principal,
-        text="\n\n".join(text_parts), paragraphs=tuple(paragraphs), sha256=sha256, source=source,
+        doc_id=doc_id,
+        title=title,
+        date=date,
+        time=time,
+        place=place,
+        speaker=principal,
+        text="\n\n".join(text_parts),
+        paragraphs=tuple(paragraphs),
+        sha256=sha256,
+        source=source,
     )
 
 
@@ -146,6 +218,12 @@ def principal_speaker(title: str) -> str | None:
         if found := pattern.search(title):
             return found["name"]
     return None
+
+
+def speaker_label(paragraph: str) -> re.Match[str] | None:
+    """The speaker label that opens a paragraph ("Sergey Lavrov: "), if it has one."""
+    label = _LABEL.match(paragraph)
+    return label if label and _label_speaker(label["name"], label["note"], None) else None
 
 
 def _label_speaker(name: str, note: str | None, principal: str | None) -> tuple[str, bool] | None:
@@ -169,8 +247,11 @@ def _blocks(raw_text: str) -> list[str]:
 
 
 def _is_chrome(block: str) -> bool:
-    return (block.lower().rstrip(":") in _CHROME_LINES or bool(_LANG_SWITCH.match(block))
-            or bool(_TAG_LINE.match(block)))
+    return (
+        block.lower().rstrip(":") in _CHROME_LINES
+        or bool(_LANG_SWITCH.match(block))
+        or bool(_TAG_LINE.match(block))
+    )
 
 
 def _is_english_prose(block: str) -> bool:

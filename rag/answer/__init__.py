@@ -1,0 +1,1 @@
+"""Answers composed from retrieved passages: extractive by default, every quote checked."""

@@ -1,0 +1,209 @@
+"""Retrieval evaluation: the eval set format of CONTRACT.md, its metrics, and the regression gate."""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytrec_eval
+
+from rag.errors import BadInput
+from rag.retrieve import Mode
+from rag.service import Service
+from rag.types import Passage
+
+METRICS = (
+    "hit@1",
+    "hit@3",
+    "hit@5",
+    "hit@10",
+    "mrr@10",
+    "ndcg@10",
+    "doc_recall@5",
+    "doc_recall@10",
+    "abstain_precision",
+    "abstain_recall",
+)
+CHECK_TOLERANCE = 0.01
+_TRANSLATE = str.maketrans(
+    {"‘": "'", "’": "'", "‚": "'", "‛": "'", "“": '"', "”": '"', "„": '"', "–": "-", "—": "-"}
+)
+
+
+@dataclass(frozen=True)
+class EvalQuestion:
+    id: str
+    question: str
+    relevant_docs: tuple[str, ...] = ()
+    relevant_passages: tuple[str, ...] = ()
+    answerable: bool = True
+
+
+@dataclass
+class QuestionResult:
+    id: str
+    question: str
+    answerable: bool
+    first_relevant_rank: int | None  # 1-based rank of the first relevant passage within k, if any
+    docs_found: list[str]
+    abstained: bool
+    top: list[dict[str, Any]] = field(default_factory=list)  # what came first: chunk_id, doc_id, text
+
+
+@dataclass
+class EvalResult:
+    metrics: dict[str, float]
+    questions: list[QuestionResult]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"metrics": self.metrics, "questions": [asdict(q) for q in self.questions]}
+
+
+def normalise(text: str) -> str:
+    """CONTRACT.md's matching form: NFKC, straight quotes, '-' for dashes, single spaces, case-folded."""
+    return " ".join(unicodedata.normalize("NFKC", text).translate(_TRANSLATE).split()).casefold()
+
+
+def load_questions(path: Path) -> list[EvalQuestion]:
+    """Read an eval set (JSON lines); a malformed line is reported with its number."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput(f"{path}: cannot read the eval set ({exc})") from exc
+    questions = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+            questions.append(
+                EvalQuestion(
+                    id=str(data["id"]),
+                    question=str(data["question"]),
+                    relevant_docs=tuple(data.get("relevant_docs", ())),
+                    relevant_passages=tuple(data.get("relevant_passages", ())),
+                    answerable=bool(data.get("answerable", True)),
+                )
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise BadInput(
+                f"{path}:{number}: not an eval question ({exc.__class__.__name__}: {exc})"
+            ) from None
+    if not questions:
+        raise BadInput(f"{path}: no questions")
+    return questions
+
+
+def is_relevant(text: str, phrases: Sequence[str]) -> bool:
+    body = normalise(text)
+    return any(normalise(p) in body for p in phrases)
+
+
+def ranking_metrics(runs: dict[str, list[str]], qrels: dict[str, set[str]]) -> dict[str, float]:
+    """hit@1/3/5/10, MRR@10 and nDCG@10 (binary relevance), averaged over the queries in qrels.
+
+    Args:
+        runs: query id -> retrieved ids, best first.
+        qrels: query id -> every relevant id in the collection (at least one each).
+    """
+    evaluator = pytrec_eval.RelevanceEvaluator(
+        {q: dict.fromkeys(rel, 1) for q, rel in qrels.items()},
+        {"success.1,3,5,10", "recip_rank", "ndcg_cut.10"},
+    )
+    # Scores decrease with rank: pytrec_eval sorts by score, not by insertion order.
+    scores = evaluator.evaluate(
+        {
+            q: {doc: float(len(ids) - i) for i, doc in enumerate(ids[:10])} or {"": 0.0}
+            for q, ids in runs.items()
+            if q in qrels
+        }
+    )
+    names = {
+        "hit@1": "success_1",
+        "hit@3": "success_3",
+        "hit@5": "success_5",
+        "hit@10": "success_10",
+        "mrr@10": "recip_rank",
+        "ndcg@10": "ndcg_cut_10",
+    }
+    return {
+        name: _mean([scores[q][key] if q in scores else 0.0 for q in qrels]) for name, key in names.items()
+    }
+
+
+def doc_recall(found: Sequence[str], relevant: Sequence[str]) -> float:
+    return len(set(found) & set(relevant)) / len(set(relevant)) if relevant else 0.0
+
+
+def abstention_metrics(abstained: Sequence[bool], answerable: Sequence[bool]) -> dict[str, float]:
+    """Precision: abstentions that were on unanswerable questions; recall: unanswerable ones abstained on."""
+    hits = sum(a and not ok for a, ok in zip(abstained, answerable, strict=True))
+    return {
+        "abstain_precision": hits / sum(abstained) if any(abstained) else 1.0,
+        "abstain_recall": hits / (len(answerable) - sum(answerable)) if not all(answerable) else 1.0,
+    }
+
+
+def evaluate(
+    service: Service, questions: list[EvalQuestion], k: int = 10, mode: Mode = "hybrid"
+) -> EvalResult:
+    """Run every question through retrieval (and the ask path's abstention) and score it."""
+    depth = max(k, 10)
+    chunks = service.retriever.all_chunks()
+    runs: dict[str, list[str]] = {}
+    qrels: dict[str, set[str]] = {}
+    results, doc_recalls = [], {5: [], 10: []}  # type: ignore[var-annotated]
+    for q in questions:
+        passages, hits = service.retrieve(q.question, depth, mode=mode)
+        # Abstention belongs to the ask path, which always retrieves in hybrid mode.
+        asked = (passages, hits) if mode == "hybrid" else service.retrieve(q.question, depth, mode="hybrid")
+        abstained = service.abstains(q.question, *asked)
+        ranked = passages[:k]
+        rank = next(
+            (p.rank for p in ranked if q.answerable and is_relevant(p.text, q.relevant_passages)), None
+        )
+        if q.answerable:
+            runs[q.id] = [p.chunk_id for p in ranked]
+            qrels[q.id] = {c for c, text in chunks if is_relevant(text, q.relevant_passages)}
+            qrels[q.id] |= {p.chunk_id for p in ranked if is_relevant(p.text, q.relevant_passages)}
+            for cut in doc_recalls:
+                doc_recalls[cut].append(doc_recall([p.doc_id for p in passages[:cut]], q.relevant_docs))
+        results.append(
+            QuestionResult(
+                id=q.id,
+                question=q.question,
+                answerable=q.answerable,
+                first_relevant_rank=rank,
+                docs_found=list(dict.fromkeys(p.doc_id for p in ranked)),
+                abstained=abstained,
+                top=[_brief(p) for p in ranked[:3]],
+            )
+        )
+    answerable_with_qrels = {q: rel for q, rel in qrels.items() if rel}
+    metrics = ranking_metrics(runs, answerable_with_qrels) if answerable_with_qrels else {}
+    metrics |= {f"doc_recall@{cut}": _mean(values) for cut, values in doc_recalls.items()}
+    metrics |= abstention_metrics([r.abstained for r in results], [r.answerable for r in results])
+    return EvalResult({name: round(metrics.get(name, 0.0), 4) for name in METRICS}, results)
+
+
+def check_against(
+    metrics: dict[str, float], baseline: dict[str, float], tolerance: float = CHECK_TOLERANCE
+) -> list[str]:
+    """The metrics that fell below their baseline by more than the tolerance, as readable lines."""
+    return [
+        f"{name} {metrics.get(name, 0.0):.4f} < baseline {value:.4f} - {tolerance}"
+        for name, value in baseline.items()
+        if metrics.get(name, 0.0) < value - tolerance
+    ]
+
+
+def _brief(p: Passage) -> dict[str, Any]:
+    return {"rank": p.rank, "chunk_id": p.chunk_id, "doc_id": p.doc_id, "text": p.text[:160]}
+
+
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values) if values else 0.0

@@ -1,0 +1,84 @@
+"""Terminal rendering of answers and passages (rich): readable, with quotes highlighted in context."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from rag.types import Answer, Citation, Passage
+
+if TYPE_CHECKING:
+    from rag.evaluate import EvalResult
+
+
+def print_answer(answer: Answer, console: Console | None = None) -> None:
+    console = console or Console()
+    style = "yellow" if answer.abstained else "green"
+    console.print(
+        Panel(
+            Text(answer.answer),
+            title="Not in the transcripts" if answer.abstained else "Answer",
+            border_style=style,
+            title_align="left",
+        )
+    )
+    cited = {c.n for c in answer.citations}
+    shown = [p for p in answer.passages if p.rank in cited] if cited else answer.passages
+    if answer.abstained and shown:
+        console.print("Closest passages:", style="bold")
+    print_passages(shown, answer.citations, console)
+
+
+def print_passages(
+    passages: list[Passage], citations: list[Citation], console: Console | None = None
+) -> None:
+    console = console or Console()
+    if not passages:
+        console.print("No passages found.", style="yellow")
+    for p in passages:
+        meta = " · ".join(x for x in (p.date, p.place, p.speaker) if x)
+        header = Text.assemble(
+            (f"[{p.rank}] ", "bold cyan"),
+            (p.title, "bold"),
+            f"\n{meta}",
+            (f"  {p.doc_id} [{p.start}:{p.end}]  score {p.score:.4f}", "dim"),
+        )
+        body = Text(p.text)
+        for c in citations:
+            if c.chunk_id == p.chunk_id:
+                body.stylize("bold black on yellow", c.start - p.start, c.end - p.start)
+        console.print(header)
+        console.print(body)
+        console.print()
+
+
+def print_eval(result: EvalResult, mode: str, console: Console | None = None) -> None:
+    """The metrics, then each answerable question whose relevant passage was not ranked first."""
+    console = console or Console()
+    metrics = Table(title=f"Retrieval metrics ({mode})", title_justify="left")
+    metrics.add_column("metric")
+    metrics.add_column("value", justify="right")
+    for name, value in result.metrics.items():
+        metrics.add_row(name, f"{value:.4f}")
+    console.print(metrics)
+    misses = Table(title="Misses: relevant passage not at rank 1", title_justify="left", show_lines=True)
+    for column in ("id", "rank", "question", "ranked first instead"):
+        misses.add_column(column, overflow="fold")
+    for q in result.questions:
+        if q.answerable and q.first_relevant_rank != 1:
+            first = q.top[0] if q.top else {}
+            misses.add_row(
+                q.id,
+                str(q.first_relevant_rank or "-"),
+                q.question,
+                f"{first.get('doc_id', '')}: {first.get('text', '')[:120]}",
+            )
+    for q in result.questions:
+        if q.abstained == q.answerable:
+            what = "abstained on an answerable question" if q.answerable else "answered an unanswerable one"
+            misses.add_row(q.id, "-", q.question, what)
+    console.print(misses)
