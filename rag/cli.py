@@ -263,3 +263,7 @@ def eval_(
                 click.echo(f"regression: {line}", err=True)
             sys.exit(1)
         click.echo(f"check passed: every metric within {CHECK_TOLERANCE} of {baseline_path}", err=True)
+
+
+if __name__ == "__main__":
+    main()
