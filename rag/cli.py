@@ -29,21 +29,25 @@ index_option = click.option(
 )
 
 
-class _Group(click.Group):
-    """Turns domain errors into a one-line message and exit status 2."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except RagError as exc:
-            click.echo(f"error: {exc}", err=True)
-            ctx.exit(2)
-
-
-@click.group(cls=_Group)
+@click.group()
 @click.version_option(package_name="transcript-rag")
-def main() -> None:
+def cli() -> None:
     """Ask questions of diplomatic transcripts and get cited, verbatim answers."""
+
+
+def main(args: list[str] | None = None) -> None:
+    """Entry point: bad usage and domain errors become one line on stderr and exit status 2."""
+    try:
+        code = cli.main(args=args, standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except (click.ClickException, RagError) as exc:
+        message = exc.format_message() if isinstance(exc, click.ClickException) else str(exc)
+        click.echo(f"error: {message}", err=True)
+        code = 2
+    except click.Abort:
+        code = 130
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -74,7 +78,7 @@ def _progress_bar(quiet: bool, label: str) -> Iterator[Callable[[int, int], None
         yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
-@main.command()
+@cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @index_option
 @click.option("--quiet", is_flag=True, help="No progress bar and no summary line.")
@@ -154,7 +158,7 @@ json_option = click.option(
 )
 
 
-@main.command()
+@cli.command()
 @click.argument("question")
 @k_option
 @json_option
@@ -174,7 +178,7 @@ def search(question: str, k: int, as_json: bool, index_dir: Path | None, **filte
     print_passages(passages, [])
 
 
-@main.command()
+@cli.command()
 @click.argument("question")
 @k_option
 @json_option
@@ -201,7 +205,7 @@ def ask(question: str, k: int, as_json: bool, llm: str, index_dir: Path | None, 
     print_answer(answer)
 
 
-@main.command(name="eval")
+@cli.command(name="eval")
 @click.option(
     "--questions",
     "questions_path",
@@ -252,12 +256,18 @@ def eval_(
         click.echo(f"wrote {baseline_path}", err=True)
     if check:
         try:
-            baseline = json.loads(baseline_path.read_text())["metrics"]
+            recorded = json.loads(baseline_path.read_text())
+            baseline = recorded["metrics"]
         except (OSError, ValueError, KeyError) as exc:
             raise BadInput(
                 f"{baseline_path}: no baseline to check against ({exc}); "
                 "record one with `rag eval --write-baseline`"
             ) from None
+        if (recorded.get("mode", mode), recorded.get("k", k)) != (mode, k):
+            raise BadInput(
+                f"{baseline_path} was recorded with --mode {recorded['mode']} --k {recorded['k']}: "
+                "check with those"
+            )
         if failures := check_against(result.metrics, baseline):
             for line in failures:
                 click.echo(f"regression: {line}", err=True)

@@ -25,20 +25,20 @@ class Settings(BaseSettings):
 
     # Passages are cut at sentence boundaries to at most this many model tokens (~150 words for
     # MiniLM's WordPiece vocabulary); the rest of the model's window carries the question context.
-    chunk_max_tokens: int = Field(192, ge=32, le=2048)
+    chunk_max_tokens: int = Field(224, ge=32, le=2048)
     chunk_overlap_sentences: int = Field(1, ge=0, le=5)
 
     # Hybrid retrieval: weighted reciprocal rank fusion of dense (FAISS) and BM25 (SQLite FTS5) rankings.
     dense_weight: float = Field(1.0, ge=0)
     bm25_weight: float = Field(1.0, ge=0)
-    rrf_k: int = Field(60, ge=1)
+    rrf_k: int = Field(10, ge=1)
     # A journalist's question that matches keeps this share of its score and lends the rest to the
     # reply that follows it (1.0 turns the promotion off).
     question_penalty: float = Field(0.5, ge=0, le=1)
 
     # Abstain when no top passage reaches this evidence score (cosine similarity to the question plus
     # 0.5 x the share of its content words found); calibrated on eval/questions.jsonl (README, "Abstention").
-    abstain_threshold: float = Field(0.42, ge=-1, le=2)
+    abstain_threshold: float = Field(0.41, ge=-1, le=2)
 
 
 def get_settings(**overrides: object) -> Settings:

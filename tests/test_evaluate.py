@@ -1,0 +1,152 @@
+"""The eval set, the metric code on hand-computed cases, and the regression gate."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from rag.errors import BadInput
+from rag.evaluate import (
+    abstention_metrics,
+    check_against,
+    doc_recall,
+    load_questions,
+    normalise,
+    ranking_metrics,
+)
+from rag.ingest.parse import parse_document, read_transcript
+from tests.conftest import DOCS, ROOT
+
+EVAL = ROOT / "eval" / "questions.jsonl"
+
+
+def test_ranking_metrics_match_hand_computed_values():
+    runs = {"a": ["x", "r1", "y", "r2"], "b": ["r3"], "c": ["n1", "n2"]}
+    qrels = {"a": {"r1", "r2"}, "b": {"r3"}, "c": {"r4"}}
+    m = ranking_metrics(runs, qrels)
+    assert m["hit@1"] == pytest.approx(1 / 3)
+    assert m["hit@3"] == m["hit@5"] == m["hit@10"] == pytest.approx(2 / 3)
+    assert m["mrr@10"] == pytest.approx((1 / 2 + 1 + 0) / 3)
+    # a: DCG = 1/log2(3) + 1/log2(5); IDCG = 1 + 1/log2(3).  b: 1.  c: 0.
+    import math
+
+    ndcg_a = (1 / math.log2(3) + 1 / math.log2(5)) / (1 + 1 / math.log2(3))
+    assert m["ndcg@10"] == pytest.approx((ndcg_a + 1 + 0) / 3)
+
+
+def test_ranking_metrics_cut_at_ten():
+    m = ranking_metrics({"q": [f"n{i}" for i in range(10)] + ["r"]}, {"q": {"r"}})
+    assert m["hit@10"] == m["mrr@10"] == m["ndcg@10"] == 0.0
+
+
+def test_doc_recall_and_abstention_metrics():
+    assert doc_recall(["d1", "d3", "d1"], ["d1", "d2"]) == 0.5
+    # Abstained on: an unanswerable (right), an answerable (wrong); missed one unanswerable.
+    m = abstention_metrics([True, True, False, False], [False, True, False, True])
+    assert m == {"abstain_precision": 0.5, "abstain_recall": 0.5}
+
+
+def test_normalisation_follows_the_contract():
+    assert normalise("Russia’s  “partners” – ＡＳＥＡＮ\n") == 'russia\'s "partners" - asean'
+
+
+def test_check_names_the_metric_that_fell():
+    assert check_against({"hit@1": 0.60, "mrr@10": 0.70}, {"hit@1": 0.65, "mrr@10": 0.705}) == [
+        "hit@1 0.6000 < baseline 0.6500 - 0.01"
+    ]
+
+
+def test_a_malformed_eval_line_is_reported_with_its_number(tmp_path):
+    path = tmp_path / "q.jsonl"
+    path.write_text('{"id": "1", "question": "ok"}\n{"id": "2"}\n')
+    with pytest.raises(BadInput, match=r"q.jsonl:2: not an eval question"):
+        load_questions(path)
+
+
+def test_the_eval_set_is_sound_and_every_phrase_is_in_the_cleaned_corpus():
+    questions = load_questions(EVAL)
+    docs = {}
+    for path in DOCS.glob("*.txt"):
+        text, sha = read_transcript(path)
+        docs[path.stem] = normalise(parse_document(path.stem, text, sha, str(path)).text)
+    assert len(questions) >= 100 and len({q.id for q in questions}) == len(questions)
+    assert sum(not q.answerable for q in questions) >= 15
+    assert {d for q in questions for d in q.relevant_docs} == set(docs)
+    for q in questions:
+        if q.answerable:
+            assert q.relevant_docs and q.relevant_passages, q.id
+            for phrase in q.relevant_passages:
+                assert any(normalise(phrase) in docs[d] for d in q.relevant_docs), (q.id, phrase)
+        else:
+            assert not q.relevant_docs and not q.relevant_passages, q.id
+
+
+@pytest.mark.slow
+def test_retrieval_does_not_regress(seed_service):
+    """The regression gate: `rag eval --check` against eval/baseline.json."""
+    result = subprocess.run(
+        [
+            str(ROOT / ".venv" / "bin" / "rag"),
+            "eval",
+            "--check",
+            "--json",
+            "--index",
+            str(seed_service.settings.index_dir),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["metrics"]["hit@5"] > 0.8
+    assert "check passed" in result.stderr
+
+
+@pytest.mark.slow
+def test_check_fails_when_a_metric_falls(seed_service, tmp_path):
+    baseline = tmp_path / "baseline.json"
+    baseline.write_text(json.dumps({"metrics": {"hit@1": 0.99}}))
+    result = subprocess.run(
+        [
+            str(ROOT / ".venv" / "bin" / "rag"),
+            "eval",
+            "--check",
+            "--baseline",
+            str(baseline),
+            "--index",
+            str(seed_service.settings.index_dir),
+            "--questions",
+            str(tmp_path / "q.jsonl"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+        input=None,
+    )
+    assert result.returncode == 2 and "cannot read the eval set" in result.stderr
+    (tmp_path / "q.jsonl").write_text(Path(EVAL).read_text().splitlines()[0] + "\n")
+    result = subprocess.run(
+        [
+            str(ROOT / ".venv" / "bin" / "rag"),
+            "eval",
+            "--check",
+            "--baseline",
+            str(baseline),
+            "--index",
+            str(seed_service.settings.index_dir),
+            "--questions",
+            str(tmp_path / "q.jsonl"),
+            "--mode",
+            "bm25",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+    )
+    assert result.returncode == 1 and "regression: hit@1" in result.stderr
