@@ -53,8 +53,10 @@ def main() -> None:
             service.search("warm up")
             for call_name, call in (("search", service.search), ("ask", service.ask)):
                 ms = latencies(call, questions)
-                print(f"{name:<18}{chunks:>8}{call_name:>8}{np.percentile(ms, 50):>8.1f}"
-                      f"{np.percentile(ms, 99):>8.1f}{ms.mean():>8.1f}")
+                print(
+                    f"{name:<18}{chunks:>8}{call_name:>8}{np.percentile(ms, 50):>8.1f}"
+                    f"{np.percentile(ms, 99):>8.1f}{ms.mean():>8.1f}"
+                )
 
 
 if __name__ == "__main__":

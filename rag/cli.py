@@ -226,6 +226,12 @@ def ask(question: str, k: int, as_json: bool, llm: str, index_dir: Path | None, 
     show_default=True,
 )
 @click.option("--mode", type=click.Choice(["dense", "bm25", "hybrid"]), default="hybrid", show_default=True)
+@click.option(
+    "--beir",
+    "beir_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Evaluate on a BEIR dataset instead (corpus.jsonl, queries.jsonl, qrels/test.tsv), all modes.",
+)
 @index_option
 def eval_(
     questions_path: Path,
@@ -235,9 +241,13 @@ def eval_(
     write_baseline: bool,
     baseline_path: Path,
     mode: str,
+    beir_dir: Path | None,
     index_dir: Path | None,
 ) -> None:
     """Measure retrieval on an eval set; with --check, fail on a regression."""
+    if beir_dir is not None:
+        _eval_beir(beir_dir, as_json)
+        return
     from rag.evaluate import CHECK_TOLERANCE, check_against, evaluate, load_questions
 
     questions = load_questions(questions_path)
@@ -277,3 +287,19 @@ def eval_(
 
 if __name__ == "__main__":
     main()
+
+
+def _eval_beir(directory: Path, as_json: bool) -> None:
+    from rag.embed import Embedder
+    from rag.evaluate import evaluate_beir
+
+    settings = _settings()
+    embedder = Embedder(settings.model, settings.batch_size)
+    with _progress_bar(as_json, "embedding corpus") as progress:
+        result = evaluate_beir(directory, settings, embedder, progress)
+    if as_json:
+        _emit_json(asdict(result))
+        return
+    from rag.render import print_beir
+
+    print_beir(result)

@@ -9,6 +9,10 @@ class BadInput(RagError):
     """The request or its arguments are invalid (CLI exit 2, HTTP 4xx)."""
 
 
+class NotFound(BadInput):
+    """An unknown identifier (HTTP 404)."""
+
+
 class SkippedFile(RagError):
     """A transcript file cannot be ingested (empty, binary, unreadable); the batch goes on without it."""
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import tempfile
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -11,10 +13,12 @@ from typing import Any
 
 import pytrec_eval
 
+from rag.config import Settings
+from rag.embed import Embedder
 from rag.errors import BadInput
-from rag.retrieve import Mode
-from rag.service import Service
-from rag.types import Passage
+from rag.retrieve import MODES, Mode
+from rag.service import Progress, Service
+from rag.types import Document, Filters, Paragraph, Passage
 
 METRICS = (
     "hit@1",
@@ -207,3 +211,80 @@ def _brief(p: Passage) -> dict[str, Any]:
 
 def _mean(values: Sequence[float]) -> float:
     return sum(values) / len(values) if values else 0.0
+
+
+@dataclass
+class BeirResult:
+    dataset: str
+    documents: int
+    queries: int
+    chunks: int
+    seconds: float  # ingest (embedding) time
+    metrics: dict[str, dict[str, float]]  # mode -> {"ndcg@10", "recall@100"}
+
+
+def load_beir(directory: Path) -> tuple[list[Document], dict[str, str], dict[str, dict[str, int]]]:
+    """A BEIR dataset: corpus entries as documents (title, then text), test queries, and graded qrels."""
+    paths = [directory / "corpus.jsonl", directory / "queries.jsonl", directory / "qrels" / "test.tsv"]
+    if missing := [str(p) for p in paths if not p.is_file()]:
+        raise BadInput(f"{directory} is not a BEIR dataset: missing {', '.join(missing)}")
+    qrels: dict[str, dict[str, int]] = {}
+    for line in paths[2].read_text(encoding="utf-8").splitlines()[1:]:
+        qid, doc_id, score = line.split("\t")[:3]
+        qrels.setdefault(qid, {})[doc_id] = int(score)
+    queries = {}
+    for line in paths[1].read_text(encoding="utf-8").splitlines():
+        entry = json.loads(line)
+        if entry["_id"] in qrels:
+            queries[entry["_id"]] = entry["text"]
+    docs = []
+    for line in paths[0].read_text(encoding="utf-8").splitlines():
+        entry = json.loads(line)
+        docs.append(_beir_document(str(entry["_id"]), entry.get("title") or "", entry.get("text") or ""))
+    return docs, queries, {q: rel for q, rel in qrels.items() if q in queries}
+
+
+def _beir_document(doc_id: str, title: str, text: str) -> Document:
+    parts = [" ".join(p.split()) for p in (title, text) if p.strip()]
+    body = "\n\n".join(parts)
+    paragraphs, offset = [], 0
+    for part in parts:
+        paragraphs.append(Paragraph(offset, offset + len(part), None))
+        offset += len(part) + 2
+    sha = hashlib.sha256(body.encode()).hexdigest()
+    return Document(doc_id, title, None, None, None, None, body, tuple(paragraphs), sha, "beir")
+
+
+def evaluate_beir(
+    directory: Path,
+    settings: Settings,
+    embedder: Embedder,
+    progress: Progress | None = None,
+    depth: int = 100,
+) -> BeirResult:
+    """Ingest a BEIR corpus into a temporary index with the same pipeline; nDCG@10 and recall@100 per mode.
+
+    Documents are ranked by their best passage.
+    """
+    docs, queries, qrels = load_beir(directory)
+    with tempfile.TemporaryDirectory(prefix="rag-beir-") as tmp:
+        service = Service(settings.model_copy(update={"index_dir": Path(tmp)}), embedder)
+        report = service.add_documents(docs, progress)
+        retriever = service.retriever
+        qids = sorted(queries)
+        vectors = embedder.encode([queries[q] for q in qids])
+        metrics: dict[str, dict[str, float]] = {}
+        for mode in MODES:
+            run = {}
+            for qid, vector in zip(qids, vectors, strict=True):
+                passages, _ = retriever.search(
+                    queries[qid], vector, 3 * depth, Filters(), mode, collapse_duplicates=False
+                )
+                ranked = list(dict.fromkeys(p.doc_id for p in passages))[:depth]
+                run[qid] = {doc: float(depth - i) for i, doc in enumerate(ranked)} or {"": 0.0}
+            scores = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.10", f"recall.{depth}"}).evaluate(run)
+            metrics[mode] = {
+                "ndcg@10": round(_mean([scores[q]["ndcg_cut_10"] for q in qids]), 4),
+                f"recall@{depth}": round(_mean([scores[q][f"recall_{depth}"] for q in qids]), 4),
+            }
+    return BeirResult(directory.name, len(docs), len(qids), report.chunks, round(report.seconds, 1), metrics)

@@ -12,7 +12,7 @@ from rich.text import Text
 from rag.types import Answer, Citation, Passage
 
 if TYPE_CHECKING:
-    from rag.evaluate import EvalResult
+    from rag.evaluate import BeirResult, EvalResult
 
 
 def print_answer(answer: Answer, console: Console | None = None) -> None:
@@ -82,3 +82,19 @@ def print_eval(result: EvalResult, mode: str, console: Console | None = None) ->
             what = "abstained on an answerable question" if q.answerable else "answered an unanswerable one"
             misses.add_row(q.id, "-", q.question, what)
     console.print(misses)
+
+
+def print_beir(result: BeirResult, console: Console | None = None) -> None:
+    console = console or Console()
+    table = Table(
+        title=f"BEIR {result.dataset}: {result.documents} documents ({result.chunks} chunks, embedded in "
+        f"{result.seconds:.0f} s), {result.queries} test queries",
+        title_justify="left",
+    )
+    names = list(next(iter(result.metrics.values())))
+    table.add_column("mode")
+    for name in names:
+        table.add_column(name, justify="right")
+    for mode, values in result.metrics.items():
+        table.add_row(mode, *(f"{values[n]:.4f}" for n in names))
+    console.print(table)

@@ -127,9 +127,15 @@ class Retriever:
         self.fusion = fusion
 
     def search(
-        self, question: str, query_vector: np.ndarray | None, k: int, filters: Filters, mode: Mode = "hybrid"
+        self,
+        question: str,
+        query_vector: np.ndarray | None,
+        k: int,
+        filters: Filters,
+        mode: Mode = "hybrid",
+        collapse_duplicates: bool = True,
     ) -> tuple[list[Passage], list[Hit]]:
-        """The top k passages for a question, each statement once.
+        """The top k passages for a question, each statement once (unless collapse_duplicates is off).
 
         Returns:
             (passages, hits) where hits[i] carries the evidence scores of passages[i].
@@ -149,7 +155,7 @@ class Retriever:
         fused = fuse(rankings, self.fusion.rrf_k)
         fused = self._promote_answers(fused, allowed)
         ordered = sorted(fused.items(), key=lambda item: -item[1])
-        return self._passages(ordered, cosines, k)
+        return self._passages(ordered, cosines, k, collapse_duplicates)
 
     def all_chunks(self) -> list[tuple[str, str]]:
         """(chunk_id, text) of every chunk, for evaluation."""
@@ -213,7 +219,7 @@ class Retriever:
         return fused
 
     def _passages(
-        self, ordered: list[tuple[int, float]], cosines: dict[int, float], k: int
+        self, ordered: list[tuple[int, float]], cosines: dict[int, float], k: int, collapse: bool
     ) -> tuple[list[Passage], list[Hit]]:
         passages: list[Passage] = []
         hits: list[Hit] = []
@@ -223,10 +229,11 @@ class Retriever:
             records = self._records([row for row, _ in batch])
             for row, score in batch:
                 r = records[row]
-                words = _shingles(r["text"])
-                if any(_overlap(words, seen) >= self.fusion.duplicate_threshold for seen in shingles):
-                    continue
-                shingles.append(words)
+                if collapse:
+                    words = _shingles(r["text"])
+                    if any(_overlap(words, seen) >= self.fusion.duplicate_threshold for seen in shingles):
+                        continue
+                    shingles.append(words)
                 passages.append(
                     Passage(
                         rank=len(passages) + 1,

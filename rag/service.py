@@ -12,7 +12,7 @@ from typing import Any
 from rag.answer.extractive import ABSTAIN_MESSAGE, ExtractiveSettings, candidate_sentences, compose, select
 from rag.config import Settings
 from rag.embed import Embedder
-from rag.errors import BadInput, SkippedFile
+from rag.errors import BadInput, IndexMismatch, NotFound, SkippedFile
 from rag.index.dense import DenseIndex
 from rag.index.lexical import ChunkStore
 from rag.index.store import (
@@ -75,7 +75,7 @@ class Service:
     def document(self, doc_id: str) -> Document:
         doc = self.retriever.store.document(doc_id)
         if doc is None:
-            raise BadInput(f"unknown doc_id {doc_id!r}: see `GET /documents` for the ids in the index")
+            raise NotFound(f"unknown doc_id {doc_id!r}: see `GET /documents` for the ids in the index")
         return doc
 
     def search(
@@ -180,6 +180,38 @@ class Service:
                 )
         report.seconds = time.perf_counter() - started
         return report
+
+    def add_documents(self, docs: Sequence[Document], progress: Progress | None = None) -> IngestReport:
+        """Add or replace documents that come without a file (uploads, benchmark corpora), atomically."""
+        started = time.perf_counter()
+        report = IngestReport()
+        with writer_lock(self.settings.index_dir):
+            generation, old = self._writable_generation()
+            previous = old.documents if old else {}
+            for doc in docs:
+                (report.updated if doc.doc_id in previous else report.added).append(doc.doc_id)
+            self._write_generation(generation, previous, list(docs), report, progress)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def delete_document(self, doc_id: str) -> IngestReport:
+        """Remove a document from the index, atomically. Its file, if any, is left alone."""
+        started = time.perf_counter()
+        report = IngestReport(removed=[doc_id])
+        with writer_lock(self.settings.index_dir):
+            generation, old = self._writable_generation()
+            if old is None or doc_id not in old.documents:
+                raise NotFound(f"unknown doc_id {doc_id!r}: see `GET /documents` for the ids in the index")
+            self._write_generation(generation, old.documents, [], report, None)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _writable_generation(self) -> tuple[Path | None, Manifest | None]:
+        generation = current_generation(self.settings.index_dir)
+        old = Manifest.load(generation) if generation else None
+        if old and (reason := rebuild_reason(old, self.signature)):
+            raise IndexMismatch(f"index is stale ({reason}): run `rag ingest` to rebuild it first")
+        return generation, old
 
     def _read_changed(
         self, files: dict[str, Path], previous: dict[str, dict[str, Any]], report: IngestReport
