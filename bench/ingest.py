@@ -48,9 +48,8 @@ def main() -> None:
         for name, docs in (("docs_raw", ROOT / "docs_raw"), (f"docs_raw x{args.copies}", large)):
             run = work / name.replace(" ", "_")
             chunks, tokens, seconds = measure(docs, embedder, run)
-            print(
-                f"{name:<22}{chunks:>8}{tokens:>9}{seconds:>9.1f}{chunks / seconds:>10.1f}{tokens / seconds:>10.0f}"
-            )
+            rates = f"{chunks / seconds:>10.1f}{tokens / seconds:>10.0f}"
+            print(f"{name:<22}{chunks:>8}{tokens:>9}{seconds:>9.1f}{rates}")
 
 
 if __name__ == "__main__":
