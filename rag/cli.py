@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 
@@ -232,6 +232,12 @@ def ask(question: str, k: int, as_json: bool, llm: str, index_dir: Path | None, 
     type=click.Path(file_okay=False, path_type=Path),
     help="Evaluate on a BEIR dataset instead (corpus.jsonl, queries.jsonl, qrels/test.tsv), all modes.",
 )
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a markdown report of all three modes and a hit@k chart, e.g. eval/reports/NAME.md.",
+)
 @index_option
 def eval_(
     questions_path: Path,
@@ -242,17 +248,31 @@ def eval_(
     baseline_path: Path,
     mode: str,
     beir_dir: Path | None,
+    report_path: Path | None,
     index_dir: Path | None,
 ) -> None:
     """Measure retrieval on an eval set; with --check, fail on a regression."""
     if beir_dir is not None:
         _eval_beir(beir_dir, as_json)
         return
-    from rag.evaluate import CHECK_TOLERANCE, check_against, evaluate, load_questions
+    from rag.evaluate import (
+        CHECK_TOLERANCE,
+        EvalResult,
+        check_against,
+        evaluate,
+        load_questions,
+        write_report,
+    )
+    from rag.retrieve import MODES, Mode
 
     questions = load_questions(questions_path)
     service = _service(index_dir)
-    result = evaluate(service, questions, k=k, mode=mode)  # type: ignore[arg-type]
+    modes: list[Mode] = list(MODES) if report_path else [cast("Mode", mode)]
+    results: dict[str, EvalResult] = {m: evaluate(service, questions, k=k, mode=m) for m in modes}
+    if report_path is not None:
+        chart = write_report(report_path, results, questions_path)
+        click.echo(f"wrote {report_path} and {chart}", err=True)
+    result = results[mode]
     if as_json:
         _emit_json(result.to_json())
     else:

@@ -288,3 +288,51 @@ def evaluate_beir(
                 f"recall@{depth}": round(_mean([scores[q][f"recall_{depth}"] for q in qids]), 4),
             }
     return BeirResult(directory.name, len(docs), len(qids), report.chunks, round(report.seconds, 1), metrics)
+
+
+def write_report(path: Path, results: dict[str, EvalResult], questions: Path) -> Path:
+    """A markdown report: each mode's metrics side by side, and a chart of hit@k by mode (PNG beside it)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    chart = path.with_suffix(".png")
+    cuts = [1, 3, 5, 10]
+    figure, axes = plt.subplots(figsize=(6, 4), dpi=120)
+    for mode, result in results.items():
+        axes.plot(cuts, [result.metrics[f"hit@{c}"] for c in cuts], marker="o", label=mode)
+    axes.set(
+        xlabel="k",
+        ylabel="hit@k",
+        xticks=cuts,
+        ylim=(0, 1),
+        title=f"hit@k by retrieval mode ({questions.name})",
+    )
+    axes.grid(alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(chart)
+    plt.close(figure)
+    modes = list(results)
+    answerable = sum(q.answerable for q in next(iter(results.values())).questions)
+    total = len(next(iter(results.values())).questions)
+    lines = [
+        f"# Retrieval report: {path.stem}",
+        "",
+        f"Eval set `{questions}`: {total} questions ({answerable} answerable). Produced by "
+        f"`rag eval --report {path}`. Abstention is the ask path's (hybrid) in every column.",
+        "",
+        "| metric | " + " | ".join(modes) + " |",
+        "|---|" + "---|" * len(modes),
+        *(
+            f"| {m} | " + " | ".join(f"{results[mode].metrics[m]:.4f}" for mode in modes) + " |"
+            for m in METRICS
+        ),
+        "",
+        f"![hit@k by mode]({chart.name})",
+        "",
+    ]
+    path.write_text("\n".join(lines))
+    return chart

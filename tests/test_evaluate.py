@@ -150,3 +150,38 @@ def test_check_fails_when_a_metric_falls(seed_service, tmp_path):
         timeout=600,
     )
     assert result.returncode == 1 and "regression: hit@1" in result.stderr
+
+
+@pytest.mark.slow
+def test_report_writes_markdown_and_chart(seed_service, tmp_path):
+    report = tmp_path / "reports" / "run.md"
+    result = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "rag"), "eval", "--report", str(report), "--json", "--index",
+         str(seed_service.settings.index_dir)], capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert result.returncode == 0, result.stderr
+    text = report.read_text()
+    assert "| metric | dense | bm25 | hybrid |" in text and "| hit@5 |" in text and "![hit@k by mode](run.png)" in text
+    assert report.with_suffix(".png").read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.slow
+def test_beir_runner_on_a_tiny_dataset(tmp_path, embedder):
+    from rag.config import Settings
+    from rag.evaluate import evaluate_beir
+
+    (tmp_path / "qrels").mkdir()
+    corpus = [("d1", "Penguins", "Penguins are flightless birds living in the Southern Hemisphere."),
+              ("d2", "Volcanoes", "A volcano erupts when magma rises through the crust."),
+              ("d3", "Tea", "Green tea is made from unoxidised leaves of Camellia sinensis."),
+              ("d4", "", "The stock market fell sharply on Monday amid inflation fears.")]
+    (tmp_path / "corpus.jsonl").write_text("".join(
+        json.dumps({"_id": i, "title": t, "text": x}) + "\n" for i, t, x in corpus))
+    (tmp_path / "queries.jsonl").write_text("".join(json.dumps({"_id": q, "text": t}) + "\n" for q, t in [
+        ("q1", "birds that cannot fly"), ("q2", "what makes magma erupt"), ("q3", "unjudged query")]))
+    (tmp_path / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t1\n")
+    result = evaluate_beir(tmp_path, Settings(), embedder)
+    assert (result.documents, result.queries) == (4, 2)
+    assert set(result.metrics) == {"dense", "bm25", "hybrid"}
+    assert result.metrics["dense"] == result.metrics["hybrid"] == {"ndcg@10": 1.0, "recall@100": 1.0}
+    with pytest.raises(BadInput, match="not a BEIR dataset"):
+        evaluate_beir(tmp_path / "qrels", Settings(), embedder)
