@@ -18,8 +18,8 @@ install: $(STAMP)
 index: install
 	$(BIN)/rag ingest docs_raw
 
-# Builds or refreshes index/; serving over HTTP joins this target when the HTTP API lands.
 serve: index
+	$(BIN)/rag serve
 
 lint: install
 	$(BIN)/ruff check rag tests bench

@@ -323,3 +323,17 @@ def _eval_beir(directory: Path, as_json: bool) -> None:
     from rag.render import print_beir
 
     print_beir(result)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@index_option
+def serve(host: str, port: int, index_dir: Path | None) -> None:
+    """Serve the HTTP API and the web page."""
+    import uvicorn
+
+    from rag.api.app import create_app
+
+    app = create_app(_settings(index_dir=index_dir))
+    uvicorn.run(app, host=host, port=port, log_level="info")

@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     # 0.5 x the share of its content words found); calibrated on eval/questions.jsonl (README, "Abstention").
     abstain_threshold: float = Field(0.41, ge=-1, le=2)
 
+    # HTTP service. With an API key set, every endpoint but /healthz, /readyz and the web page's static
+    # files requires `Authorization: Bearer <key>`.
+    api_key: str | None = None
+    max_upload_bytes: int = Field(5_000_000, ge=1)
+
 
 def get_settings(**overrides: object) -> Settings:
     """Settings from the environment, with explicit overrides (e.g. CLI options) taking precedence."""

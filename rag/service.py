@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import threading
 import time
@@ -28,7 +29,7 @@ from rag.index.store import (
     writer_lock,
 )
 from rag.ingest.chunk import ChunkSettings, chunk_document
-from rag.ingest.parse import SUFFIXES, parse_document, read_transcript
+from rag.ingest.parse import SUFFIXES, decode_transcript, parse_document, read_transcript
 from rag.retrieve import FusionSettings, Hit, Mode, Retriever, evidence
 from rag.types import Answer, Chunk, Document, Filters, IngestReport, Passage
 
@@ -52,11 +53,14 @@ class Service:
 
     @property
     def retriever(self) -> Retriever:
-        """The live generation's retriever, reloaded when an ingest has switched generations."""
-        generation, _ = require_generation(self.settings.index_dir, self.signature)
+        """The live generation's retriever, reloaded when a writer has switched generations.
+
+        Each call reads only the small CURRENT pointer; the manifest is checked when it changes.
+        """
         loaded = self._loaded
-        if loaded is None or loaded[0] != generation:
+        if loaded is None or loaded[0] != current_generation(self.settings.index_dir):
             with self._load_lock:
+                generation, _ = require_generation(self.settings.index_dir, self.signature)
                 if self._loaded is None or self._loaded[0] != generation:
                     fusion = FusionSettings(
                         dense_weight=self.settings.dense_weight,
@@ -125,7 +129,7 @@ class Service:
                 )
             }
             if unknown := [d for d in filters.doc_ids if d not in known]:
-                raise BadInput(f"unknown doc_id {unknown[0]!r} in filters: see `GET /documents`")
+                raise NotFound(f"unknown doc_id {unknown[0]!r} in filters: see `GET /documents`")
         for name in ("since", "until"):
             value = getattr(filters, name)
             if value is not None:
@@ -180,6 +184,21 @@ class Service:
                 )
         report.seconds = time.perf_counter() - started
         return report
+
+    def upload(self, doc_id: str, raw: bytes) -> Document:
+        """Parse, chunk and embed an uploaded transcript; searchable when this returns.
+
+        Everything is validated before anything is written: a refused upload leaves the index as it was.
+        """
+        try:
+            text = decode_transcript(raw, doc_id)
+        except SkippedFile as exc:
+            raise BadInput(str(exc)) from None
+        doc = parse_document(doc_id, text, hashlib.sha256(raw).hexdigest(), UPLOAD)
+        if not doc.text:
+            raise BadInput(f"{doc_id}: no transcript text left after cleaning")
+        self.add_documents([doc])
+        return doc
 
     def add_documents(self, docs: Sequence[Document], progress: Progress | None = None) -> IngestReport:
         """Add or replace documents that come without a file (uploads, benchmark corpora), atomically."""

@@ -101,6 +101,9 @@ class ChunkStore:
     def chunk_count(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
 
+    def chunk_counts(self) -> dict[str, int]:
+        return dict(self.db.execute("SELECT doc_id, COUNT(*) FROM chunks GROUP BY doc_id").fetchall())
+
     def documents(self) -> list[Document]:
         return [_document(r) for r in self.db.execute("SELECT * FROM documents ORDER BY doc_id")]
 

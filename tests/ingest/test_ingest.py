@@ -35,7 +35,7 @@ def test_first_ingest_then_nothing_to_redo(make_service, docs_copy):
     assert len(second.unchanged) == 5 and second.chunks == first.chunks
     data = manifest(service)
     assert data["model"] == "all-MiniLM-L6-v2" and data["dimension"] == 384 and data["format_version"] == 1
-    assert data["chunking"] == {"max_tokens": 192, "overlap_sentences": 1}
+    assert data["chunking"] == {"max_tokens": service.settings.chunk_max_tokens, "overlap_sentences": 1}
     assert data["chunks"] == first.chunks and data["built_at"]
     assert {d["sha256"] for d in data["documents"].values()} == {
         hashlib.sha256(p.read_bytes()).hexdigest() for p in DOCS.glob("*.txt")

@@ -1,0 +1,1 @@
+"""HTTP API (FastAPI): routers call the Service only."""

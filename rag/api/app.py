@@ -1,0 +1,104 @@
+"""The FastAPI application: built by create_app, with the model and index loaded in the lifespan."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from rag.api.routes import documents, health, questions
+from rag.config import Settings
+from rag.errors import BadInput, IndexMismatch, IndexMissing, NotFound, RagError
+from rag.service import Service
+
+log = logging.getLogger("rag.api")
+
+
+class Readiness:
+    """Whether the model has loaded; the index is checked on every /readyz."""
+
+    def __init__(self) -> None:
+        self.model_loaded = threading.Event()
+        self.error: str | None = None
+
+
+def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
+    """An app over one Service. The model loads in a background thread so /healthz answers at once."""
+    service = service or Service(settings)
+    readiness = Readiness()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        def warm_up() -> None:
+            try:
+                service.embedder.encode(["warm up"])
+                readiness.model_loaded.set()
+                try:
+                    service.retriever  # noqa: B018 - opens the index now rather than on the first request
+                except (IndexMissing, IndexMismatch) as exc:
+                    log.warning("not ready: %s", exc)
+            except Exception as exc:  # noqa: BLE001 - reported by /readyz, never crashes the server
+                readiness.error = f"{exc.__class__.__name__}: {exc}"
+                log.error("cannot load the embedding model: %s", readiness.error)
+
+        if settings.api_key:
+            log.info("index %s; API key required (Authorization: Bearer)", settings.index_dir)
+        else:
+            log.warning(
+                "index %s; no RAG_API_KEY set: the API is open to anyone who can reach it", settings.index_dir
+            )
+        threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
+        yield
+
+    app = FastAPI(
+        title="Transcript QA",
+        summary="Cited, verbatim answers from diplomatic transcripts.",
+        version="0.1.0",
+        lifespan=lifespan,
+        responses={422: {"description": "Invalid input", "model": None}},
+    )
+    app.state.service = service
+    app.state.settings = settings
+    app.state.readiness = readiness
+    app.include_router(health.router)
+    app.include_router(questions.router)
+    app.include_router(documents.router)
+    _install_error_handlers(app)
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    """Every error body is {"detail": str}; domain errors map to their status, never to a 500."""
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": describe_validation(exc)}, status_code=422)
+
+    @app.exception_handler(RagError)
+    async def domain(request: Request, exc: RagError) -> JSONResponse:
+        status = 404 if isinstance(exc, NotFound) else 422 if isinstance(exc, BadInput) else 503
+        return JSONResponse({"detail": str(exc)}, status_code=status)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return JSONResponse({"detail": f"internal error ({exc.__class__.__name__}); see the server log"}, 500)
+
+
+def describe_validation(exc: RequestValidationError) -> str:
+    """One readable line: 'body.k: Input should be less than or equal to 50; ...'."""
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(x) for x in error.get("loc", ()) if x != "body") or "body"
+        message = str(error.get("msg", "invalid"))
+        if error.get("type") == "json_invalid":
+            where, message = "body", f"malformed JSON ({error.get('ctx', {}).get('error', 'cannot parse')})"
+        elif error.get("type") == "extra_forbidden":
+            message = "unknown field"
+        parts.append(f"{where}: {message.removeprefix('Value error, ')}")
+    return "; ".join(parts) or "invalid request"

@@ -1,0 +1,148 @@
+"""Pydantic models at the HTTP boundary (CONTRACT.md), with examples for the OpenAPI schema."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from rag.service import MAX_K, MAX_QUESTION_CHARS
+from rag.types import Filters as CoreFilters
+
+_QUESTION = "What did Lavrov say about refugees returning to Syria?"
+
+
+class Filters(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"example": {"speaker": "Lavrov", "since": "2018-01-01"}}
+    )
+
+    doc_ids: list[str] | None = Field(
+        None, description="Only these documents.", examples=[["000_81888bb7363425ad"]]
+    )
+    speaker: str | None = Field(
+        None, description="Case-insensitive part of the speaker's name.", examples=["Lavrov"]
+    )
+    since: dt.date | None = Field(None, description="Documents dated on or after (inclusive).")
+    until: dt.date | None = Field(None, description="Documents dated on or before (inclusive).")
+
+    def to_core(self) -> CoreFilters:
+        return CoreFilters(
+            doc_ids=tuple(self.doc_ids or ()),
+            speaker=self.speaker or None,
+            since=self.since.isoformat() if self.since else None,
+            until=self.until.isoformat() if self.until else None,
+        )
+
+
+class SearchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {"question": _QUESTION, "k": 5}})
+
+    question: str = Field(description="Plain-language question, 1 to 2,000 characters.", examples=[_QUESTION])
+    k: int = Field(5, ge=1, le=MAX_K, description="Passages to return.")
+    filters: Filters | None = None
+
+    @field_validator("question")
+    @classmethod
+    def _question(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("question is empty")
+        if len(value) > MAX_QUESTION_CHARS:
+            raise ValueError(f"question is {len(value)} characters long; the limit is {MAX_QUESTION_CHARS}")
+        return value
+
+
+class AskRequest(SearchRequest):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"example": {"question": _QUESTION, "k": 5, "stream": False}}
+    )
+
+    llm: Literal["none"] = Field("none", description="none: an answer of verbatim quotes.")
+    stream: bool = Field(
+        False, description="Answer as Server-Sent Events: passages, answer pieces, final event."
+    )
+
+
+class Passage(BaseModel):
+    rank: int
+    score: float
+    chunk_id: str
+    doc_id: str
+    title: str
+    date: str | None
+    place: str | None
+    speaker: str | None
+    text: str
+    start: int
+    end: int
+
+
+class Citation(BaseModel):
+    n: int = Field(description="The cited passage's rank.")
+    chunk_id: str
+    doc_id: str
+    quote: str = Field(description="Verbatim: the document's text at [start, end).")
+    start: int
+    end: int
+
+
+class SearchResponse(BaseModel):
+    passages: list[Passage]
+    took_ms: float
+
+
+class AskResponse(BaseModel):
+    answer: str
+    abstained: bool
+    citations: list[Citation]
+    passages: list[Passage]
+    took_ms: float
+
+
+class Document(BaseModel):
+    doc_id: str
+    title: str
+    date: str | None
+    place: str | None
+    speakers: list[str]
+    chunks: int
+    sha256: str
+
+
+class DocumentWithText(Document):
+    text: str = Field(description="The cleaned text that passages and citations point into.")
+
+
+class DocumentList(BaseModel):
+    documents: list[Document]
+
+
+class TextUpload(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {"doc_id": "press_2021_03_05", "text": "5 March 202114:05\n\nTitle\n\nBody."}
+        },
+    )
+
+    doc_id: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$", description="File-stem-like identifier."
+    )
+    text: str = Field(description="The transcript as text copied from the site.")
+
+
+class Deleted(BaseModel):
+    doc_id: str
+    deleted: bool = True
+
+
+class Health(BaseModel):
+    status: str
+    documents: int | None = None
+    chunks: int | None = None
+
+
+class ErrorBody(BaseModel):
+    detail: str
