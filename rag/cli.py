@@ -305,10 +305,6 @@ def eval_(
         click.echo(f"check passed: every metric within {CHECK_TOLERANCE} of {baseline_path}", err=True)
 
 
-if __name__ == "__main__":
-    main()
-
-
 def _eval_beir(directory: Path, as_json: bool) -> None:
     from rag.embed import Embedder
     from rag.evaluate import evaluate_beir
@@ -337,3 +333,7 @@ def serve(host: str, port: int, index_dir: Path | None) -> None:
 
     app = create_app(_settings(index_dir=index_dir))
     uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+if __name__ == "__main__":
+    main()
