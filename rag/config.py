@@ -36,9 +36,11 @@ class Settings(BaseSettings):
     # reply that follows it (1.0 turns the promotion off).
     question_penalty: float = Field(0.5, ge=0, le=1)
 
-    # Abstain when no top passage reaches this evidence score (cosine similarity to the question plus
-    # 0.5 x the share of its content words found); calibrated on eval/questions.jsonl (README, "Abstention").
-    abstain_threshold: float = Field(0.41, ge=-1, le=2)
+    # Abstain when no top-three passage reaches this evidence score: cosine similarity to the question
+    # plus coverage_weight x the IDF-weighted share of its words found in the passage. Calibrated on
+    # eval/questions.jsonl (README, "Abstention").
+    abstain_threshold: float = Field(0.31, ge=-1, le=2)
+    coverage_weight: float = Field(0.3, ge=0, le=2)
 
     # HTTP service. With an API key set, every endpoint but /healthz, /readyz and the web page's static
     # files requires `Authorization: Bearer <key>`.

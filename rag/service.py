@@ -30,7 +30,7 @@ from rag.index.store import (
 )
 from rag.ingest.chunk import ChunkSettings, chunk_document
 from rag.ingest.parse import SUFFIXES, decode_transcript, parse_document, read_transcript
-from rag.retrieve import FusionSettings, Hit, Mode, Retriever, evidence
+from rag.retrieve import FusionSettings, Hit, Mode, Retriever
 from rag.types import Answer, Chunk, Document, Filters, IngestReport, Passage
 
 MAX_QUESTION_CHARS = 2000
@@ -103,7 +103,8 @@ class Service:
 
     def abstains(self, question: str, passages: list[Passage], hits: list[Hit]) -> bool:
         """Weak evidence: no passage in the top three is both close to the question and covers its terms."""
-        return evidence(question, passages, hits) < self.settings.abstain_threshold
+        evidence = self.retriever.evidence(question, hits, self.settings.coverage_weight)
+        return evidence < self.settings.abstain_threshold
 
     def retrieve(
         self, question: str, k: int = 5, filters: Filters | None = None, mode: Mode = "hybrid"
