@@ -29,7 +29,7 @@ test: install lint
 	$(BIN)/pytest -q
 
 bench: index
-	$(BIN)/python bench/ingest.py
+	$(BIN)/python -m bench.ingest
 
 clean:
 	rm -rf $(VENV) index/CURRENT index/gen-* index/.staging-*

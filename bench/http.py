@@ -1,6 +1,6 @@
 """HTTP throughput and latency: requests per second, p50 and p99 of /search and /ask at 1, 8 and 32 clients.
 
-    .venv/bin/python bench/http.py [--url http://127.0.0.1:8000] [--requests 200]
+    .venv/bin/python -m bench.http [--url http://127.0.0.1:8000] [--requests 200]
 
 Without --url it starts `rag serve` on a free loopback port over index/ (build it with `make index`)
 and stops it afterwards. Each client is a thread with its own keep-alive connection.

@@ -1,6 +1,6 @@
 """Ingestion throughput: chunks and tokens per second on docs_raw and on a larger repeated corpus.
 
-    .venv/bin/python bench/ingest.py [--copies 20]
+    .venv/bin/python -m bench.ingest [--copies 20]
 
 The larger corpus repeats docs_raw under distinct doc ids (at least 2,000 chunks by default). Each run
 builds a fresh index in a temporary directory with the model already loaded, so the figures measure

@@ -1,6 +1,6 @@
 """Query latency in process, model loaded: p50 and p99 of `search` and `ask` over the eval questions.
 
-    .venv/bin/python bench/query.py [--copies 20] [--rounds 2]
+    .venv/bin/python -m bench.query [--copies 20] [--rounds 2]
 
 Runs on docs_raw and on the repeated corpus of bench/ingest.py (docs_raw under distinct doc ids).
 """

@@ -19,6 +19,7 @@ from rag.types import Filters
 
 if TYPE_CHECKING:
     from rag.service import Service
+    from rag.types import Answer
 
 index_option = click.option(
     "--index",
@@ -184,24 +185,30 @@ def search(question: str, k: int, as_json: bool, index_dir: Path | None, **filte
 @json_option
 @click.option(
     "--llm",
-    type=click.Choice(["none"]),
-    default="none",
-    show_default=True,
-    help="Compose the answer with an LLM (none: verbatim quotes).",
+    type=click.Choice(["none", "openai"]),
+    default=None,
+    help="none: verbatim quotes; openai: an answer composed by the LLM of RAG_LLM_BASE_URL / RAG_LLM_MODEL "
+    "(default: RAG_LLM, else none).",
 )
 @_filter_options
 @index_option
-def ask(question: str, k: int, as_json: bool, llm: str, index_dir: Path | None, **filters: Any) -> None:
+def ask(
+    question: str, k: int, as_json: bool, llm: str | None, index_dir: Path | None, **filters: Any
+) -> None:
     """Answer QUESTION with verbatim, cited quotes, or say the transcripts do not contain it."""
     service = _service(index_dir)
     started = time.perf_counter()
-    answer = service.ask(question, k, _filters(**filters))
-    took_ms = (time.perf_counter() - started) * 1000
     if as_json:
-        _emit_json(asdict(answer) | {"took_ms": round(took_ms, 2)})
+        answer = service.ask(question, k, _filters(**filters), llm)
+        _emit_json(answer.to_dict() | {"took_ms": round((time.perf_counter() - started) * 1000, 2)})
         return
-    from rag.render import print_answer
+    from rag.render import print_answer, print_streamed
 
+    events = service.ask_events(question, k, _filters(**filters), llm)
+    if (llm or service.settings.llm) == "none":
+        answer = cast("Answer", next(payload for kind, payload in events if kind == "done"))
+    else:
+        answer = print_streamed(events)  # the LLM's words as they arrive
     print_answer(answer)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -41,6 +42,21 @@ class Settings(BaseSettings):
     # eval/questions.jsonl (README, "Abstention").
     abstain_threshold: float = Field(0.31, ge=-1, le=2)
     coverage_weight: float = Field(0.3, ge=0, le=2)
+
+    # LLM answers over an OpenAI-compatible API (OpenAI, Ollama, llama.cpp, vLLM, LM Studio); "none" keeps
+    # the extractive answer. `llm` is the default when a request does not say.
+    llm: Literal["none", "openai"] = "none"
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: str | None = None
+    llm_timeout: float = Field(30.0, gt=0)
+    llm_max_retries: int = Field(2, ge=0, le=10)
+    llm_max_tokens: int = Field(400, ge=16)
+    llm_temperature: float = Field(0.1, ge=0, le=2)
+    llm_context_tokens: int = Field(4096, ge=512)
+    # tiktoken counts the context budget; its encoding is read from this file or tiktoken's cache only.
+    tiktoken_encoding: str = "cl100k_base"
+    tiktoken_file: Path | None = None
 
     # HTTP service. With an API key set, every endpoint but /healthz, /readyz and the web page's static
     # files requires `Authorization: Bearer <key>`.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from rich.console import Console
@@ -15,17 +16,35 @@ if TYPE_CHECKING:
     from rag.evaluate import BeirResult, EvalResult
 
 
+def print_streamed(events: Iterator[tuple[str, object]], console: Console | None = None) -> Answer:
+    """Print an answer's pieces as they arrive; returns the final, checked answer."""
+    console = console or Console()
+    for kind, payload in events:
+        if kind == "delta":
+            console.print(payload, end="", markup=False, highlight=False, soft_wrap=True)
+        elif kind == "done":
+            console.print()
+            return payload  # type: ignore[return-value]
+    raise AssertionError("the answer's events end with done")
+
+
 def print_answer(answer: Answer, console: Console | None = None) -> None:
     console = console or Console()
     style = "yellow" if answer.abstained else "green"
-    console.print(
-        Panel(
-            Text(answer.answer),
-            title="Not in the transcripts" if answer.abstained else "Answer",
-            border_style=style,
-            title_align="left",
+    title = "Not in the transcripts" if answer.abstained else "Answer"
+    if answer.unsupported:
+        title, style = "Answer (unsupported by the transcripts: no valid citation)", "yellow"
+    console.print(Panel(Text(answer.answer), title=title, border_style=style, title_align="left"))
+    if answer.llm_error:
+        console.print(
+            f"LLM failed: {answer.llm_error}; the answer above is quoted from the transcripts.",
+            style="red",
+            markup=False,
         )
-    )
+    if answer.removed_citations:
+        console.print(
+            f"Removed citations of sources that were not given: {answer.removed_citations}", style="red"
+        )
     cited = {c.n for c in answer.citations}
     shown = [p for p in answer.passages if p.rank in cited] if cited else answer.passages
     if answer.abstained and shown:

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import shutil
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from rag.answer.extractive import ABSTAIN_MESSAGE, ExtractiveSettings, candidate_sentences, compose, select
+from rag.answer.llm import LlmClient, LlmFailure, LlmSettings, build_messages, check_answer
+from rag.answer.tokens import TokenCounter
 from rag.config import Settings
 from rag.embed import Embedder
 from rag.errors import BadInput, IndexMismatch, NotFound, SkippedFile
@@ -88,9 +94,58 @@ class Service:
         """The k passages that best answer the question, each statement once."""
         return self.retrieve(question, k, filters or Filters(), mode)[0]
 
-    def ask(self, question: str, k: int = 5, filters: Filters | None = None) -> Answer:
-        """An extractive answer of verbatim quotes, or an abstention when the evidence is weak."""
+    def ask(
+        self, question: str, k: int = 5, filters: Filters | None = None, llm: str | None = None
+    ) -> Answer:
+        """An answer of verbatim quotes (or, with an LLM, a composed one whose citations are checked),
+        or an abstention when the evidence is weak."""
+        for kind, payload in self.ask_events(question, k, filters, llm, stream=False):
+            if kind == "done":
+                return payload  # type: ignore[return-value]
+        raise AssertionError("ask_events ends with a done event")
+
+    def ask_events(
+        self,
+        question: str,
+        k: int = 5,
+        filters: Filters | None = None,
+        llm: str | None = None,
+        stream: bool = True,
+    ) -> Iterator[tuple[str, object]]:
+        """The answer as events: ("passages", [Passage]), then ("delta", str) pieces of the answer as it is
+        written, then ("done", Answer). The done event's answer is authoritative: when an LLM fails or its
+        answer is unsupported, it differs from the deltas. Bad input raises before the first event."""
         passages, hits = self.retrieve(question, k, filters or Filters(), "hybrid")
+        yield "passages", passages
+        extractive = self._extractive(question, passages, hits)
+        if (llm or self.settings.llm) == "none" or extractive.abstained:
+            for i in range(0, len(words := extractive.answer.split(" ")), 8):
+                yield "delta", " ".join(words[i : i + 8]) + (" " if i + 8 < len(words) else "")
+            yield "done", extractive
+            return
+        try:
+            client = LlmClient(self.llm_settings)
+            messages, sources = build_messages(question, passages, self.token_counter, self.llm_settings)
+            if stream:
+                parts = []
+                for delta in client.stream(messages):
+                    parts.append(delta)
+                    yield "delta", delta
+                text = "".join(parts)
+            else:
+                text = client.complete(messages)
+        except LlmFailure as exc:
+            yield "done", dataclasses.replace(extractive, llm_error=str(exc))
+            return
+        checked = check_answer(text, sources, self._similarity)
+        removed = checked.removed or None
+        if checked.citations:
+            yield "done", Answer(checked.text, False, checked.citations, passages, None, False, removed)
+        else:
+            beside = f"{checked.text}\n\nFrom the transcripts:\n{extractive.answer}"
+            yield "done", Answer(beside, False, extractive.citations, passages, None, True, removed)
+
+    def _extractive(self, question: str, passages: list[Passage], hits: list[Hit]) -> Answer:
         if self.abstains(question, passages, hits):
             return Answer(ABSTAIN_MESSAGE, True, [], passages)
         sentences = candidate_sentences(passages, self.extractive)
@@ -100,6 +155,28 @@ class Service:
             return Answer(ABSTAIN_MESSAGE, True, [], passages)
         text, citations = compose(chosen)
         return Answer(text, False, citations, passages)
+
+    def _similarity(self, a: list[str], b: list[str]) -> np.ndarray:
+        vectors = self.embedder.encode([*a, *b])
+        return vectors[: len(a)] @ vectors[len(a) :].T
+
+    @cached_property
+    def llm_settings(self) -> LlmSettings:
+        s = self.settings
+        return LlmSettings(
+            base_url=s.llm_base_url,
+            model=s.llm_model,
+            api_key=s.llm_api_key,
+            timeout=s.llm_timeout,
+            max_tokens=s.llm_max_tokens,
+            temperature=s.llm_temperature,
+            max_retries=s.llm_max_retries,
+            context_tokens=s.llm_context_tokens,
+        )
+
+    @cached_property
+    def token_counter(self) -> TokenCounter:
+        return TokenCounter(self.settings.tiktoken_encoding, self.settings.tiktoken_file)
 
     def abstains(self, question: str, passages: list[Passage], hits: list[Hit]) -> bool:
         """Weak evidence: no passage in the top three is both close to the question and covers its terms."""
@@ -305,8 +382,6 @@ class Service:
                 documents[doc.doc_id] = {"sha256": doc.sha256, "chunks": len(chunks), "source": doc.source}
                 row += len(chunks)
             if inputs:
-                import numpy as np
-
                 dense.add(vectors, np.arange(offset, row))
             store.commit()
             store.close()

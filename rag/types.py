@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 
 @dataclass(frozen=True)
@@ -125,3 +125,14 @@ class Answer:
     abstained: bool
     citations: list[Citation]
     passages: list[Passage]
+    llm_error: str | None = None  # an LLM was asked for and failed: the answer is extractive
+    unsupported: bool | None = None  # the LLM answer carried no valid citation
+    removed_citations: list[int] | None = None  # [n] the LLM cited that were not among its sources
+
+    def to_dict(self) -> dict[str, object]:
+        """The HTTP and --json shape: optional fields appear only when they say something."""
+        data = asdict(self)
+        return {k: v for k, v in data.items() if v is not None or k not in _OPTIONAL_ANSWER_FIELDS}
+
+
+_OPTIONAL_ANSWER_FIELDS = {"llm_error", "unsupported", "removed_citations"}

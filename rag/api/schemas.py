@@ -59,7 +59,9 @@ class AskRequest(SearchRequest):
         extra="forbid", json_schema_extra={"example": {"question": _QUESTION, "k": 5, "stream": False}}
     )
 
-    llm: Literal["none"] = Field("none", description="none: an answer of verbatim quotes.")
+    llm: Literal["none", "openai"] | None = Field(
+        None, description="none: verbatim quotes; openai: composed by the configured LLM (default: RAG_LLM)."
+    )
     stream: bool = Field(
         False, description="Answer as Server-Sent Events: passages, answer pieces, final event."
     )
@@ -99,6 +101,11 @@ class AskResponse(BaseModel):
     citations: list[Citation]
     passages: list[Passage]
     took_ms: float
+    llm_error: str | None = Field(None, description="Present when an LLM was asked for and failed.")
+    unsupported: bool | None = Field(
+        None, description="Present with an LLM: true when it cited nothing valid."
+    )
+    removed_citations: list[int] | None = Field(None, description="Cited sources that were not given.")
 
 
 class Document(BaseModel):

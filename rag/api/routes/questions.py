@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from collections.abc import Iterator
@@ -9,7 +10,7 @@ from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter, Depends
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from rag.api.routes.deps import ServiceDep, require_key, require_ready
 from rag.api.schemas import AskRequest, AskResponse, ErrorBody, SearchRequest, SearchResponse
@@ -41,24 +42,33 @@ def search(body: SearchRequest, service: ServiceDep) -> SearchResponse:
     | {200: {"content": {"text/event-stream": {}}, "description": "JSON, or SSE with stream"}},
     summary="An answer of verbatim, cited quotes",
 )
-def ask(body: AskRequest, service: ServiceDep) -> AskResponse | StreamingResponse:
+def ask(body: AskRequest, service: ServiceDep) -> Any:
     started = time.perf_counter()
-    answer = service.ask(body.question, body.k, body.filters.to_core() if body.filters else None)
-    result = asdict(answer) | {"took_ms": (time.perf_counter() - started) * 1000}
+    filters = body.filters.to_core() if body.filters else None
     if not body.stream:
-        return AskResponse.model_validate(result)
+        answer = service.ask(body.question, body.k, filters, body.llm)
+        return JSONResponse(answer.to_dict() | {"took_ms": (time.perf_counter() - started) * 1000})
+    events = service.ask_events(body.question, body.k, filters, body.llm)
+    first = next(events)  # bad input raises here, before the 200 is sent
     return StreamingResponse(
-        _events(result), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+        _sse_stream(first, events, started),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache"},
     )
 
 
-def _events(result: dict) -> Iterator[str]:
-    """passages, then the answer in pieces (answer events with a delta), then done with everything."""
-    yield _sse("passages", {"passages": result["passages"]})
-    words = result["answer"].split(" ")
-    for i in range(0, len(words), 8):
-        yield _sse("answer", {"delta": " ".join(words[i : i + 8]) + (" " if i + 8 < len(words) else "")})
-    yield _sse("done", result)
+def _sse_stream(
+    first: tuple[str, object], events: Iterator[tuple[str, object]], started: float
+) -> Iterator[str]:
+    """passages, then answer events with a delta each, then done with the whole, checked response."""
+    for kind, payload in itertools.chain([first], events):
+        if kind == "passages":
+            yield _sse("passages", {"passages": [asdict(p) for p in payload]})  # type: ignore[attr-defined]
+        elif kind == "delta":
+            yield _sse("answer", {"delta": payload})
+        else:
+            took_ms = (time.perf_counter() - started) * 1000
+            yield _sse("done", payload.to_dict() | {"took_ms": took_ms})  # type: ignore[attr-defined]
 
 
 def _sse(event: str, data: object) -> str:
