@@ -6,6 +6,7 @@ official `openai` client is exercised end to end.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -70,10 +71,8 @@ class FakeLLM:
                 for name, value in (headers or {}).items():
                     self.send_header(name, value)
                 self.end_headers()
-                try:
+                with contextlib.suppress(BrokenPipeError):  # the client gave up first (the timeout test)
                     self.wfile.write(payload)
-                except BrokenPipeError:  # the client gave up first (the timeout test)
-                    pass
 
             def _stream(self, model: str, reply: Reply) -> None:
                 self.send_response(200)
