@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install index serve test lint bench clean
+.PHONY: install index serve test lint bench clean browser
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,12 @@ lint: install
 	$(BIN)/ruff check rag tests bench
 	$(BIN)/mypy rag
 
-test: install lint
+# The web page's tests drive Debian's Chromium (never a browser download); installed here when missing.
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } \
+		|| echo "warning: cannot install chromium (not root?): the browser tests will be skipped"
+
+test: install lint browser
 	$(BIN)/pytest -q
 
 bench: index

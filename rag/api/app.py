@@ -6,10 +6,12 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from rag.api.routes import documents, health, questions
 from rag.config import Settings
@@ -17,6 +19,7 @@ from rag.errors import BadInput, IndexMismatch, IndexMissing, NotFound, RagError
 from rag.service import Service
 
 log = logging.getLogger("rag.api")
+STATIC = Path(__file__).resolve().parent / "static"
 
 
 class Readiness:
@@ -65,6 +68,13 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
     app.state.service = service
     app.state.settings = settings
     app.state.readiness = readiness
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        """The web page: open even with an API key set (it asks for the key itself)."""
+        return FileResponse(STATIC / "index.html")
+
     app.include_router(health.router)
     app.include_router(questions.router)
     app.include_router(documents.router)

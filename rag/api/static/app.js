@@ -1,0 +1,308 @@
+// Transcript QA web page: plain JavaScript, no build step, no network beyond this server.
+// Every piece of transcript text is inserted with textContent or text nodes, never as HTML.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const KEY = "rag-api-key";
+const documentsById = new Map();
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (name === "class") node.className = value;
+    else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+    else node.setAttribute(name, value);
+  }
+  for (const child of children) node.append(child instanceof Node ? child : document.createTextNode(child ?? ""));
+  return node;
+}
+
+// ---- API access, errors in plain words, the API key ------------------------------------------
+
+class ApiError extends Error {
+  constructor(status, detail) {
+    super(detail);
+    this.status = status;
+  }
+}
+
+function plainWords(error) {
+  if (!(error instanceof ApiError)) return `Cannot reach the service (${error.message}).`;
+  if (error.status === 401) return "This service needs an API key: enter it above and try again.";
+  if (error.status === 503) return `The service is not ready yet: ${error.message}`;
+  if (error.status === 413) return `That file is too large: ${error.message}`;
+  if (error.status === 404) return `Not found: ${error.message}`;
+  if (error.status === 422) return `Please check your input: ${error.message}`;
+  return `The service answered with an error (${error.status}): ${error.message}`;
+}
+
+function showError(error) {
+  const box = $("error");
+  box.textContent = plainWords(error);
+  box.hidden = false;
+  if (error instanceof ApiError && error.status === 401) askForKey();
+}
+
+function clearError() {
+  $("error").hidden = true;
+}
+
+function askForKey() {
+  $("key-form").hidden = false;
+  $("key-input").focus();
+}
+
+async function api(path, options = {}) {
+  const headers = new Headers(options.headers || {});
+  const key = sessionStorage.getItem(KEY);
+  if (key) headers.set("Authorization", `Bearer ${key}`);
+  const response = await fetch(path, { ...options, headers });
+  if (!response.ok) {
+    let detail = response.statusText;
+    try {
+      detail = (await response.json()).detail || detail;
+    } catch (_) { /* not JSON */ }
+    throw new ApiError(response.status, typeof detail === "string" ? detail : JSON.stringify(detail));
+  }
+  return response;
+}
+
+// ---- documents: filters, list, upload ---------------------------------------------------------
+
+async function loadDocuments() {
+  const { documents } = await (await api("/documents")).json();
+  documentsById.clear();
+  const select = $("filter-doc");
+  select.replaceChildren(el("option", { value: "" }, "All documents"));
+  const speakers = new Set();
+  const rows = [];
+  for (const doc of documents) {
+    documentsById.set(doc.doc_id, doc);
+    select.append(el("option", { value: doc.doc_id }, `${doc.date || "undated"} · ${doc.title}`));
+    doc.speakers.forEach((s) => speakers.add(s));
+    rows.push(el("tr", {},
+      el("td", {}, el("a", { href: "#", onclick: (e) => { e.preventDefault(); openTranscript(doc.doc_id); } }, doc.title)),
+      el("td", {}, doc.date || "—"), el("td", {}, doc.place || "—"), el("td", {}, String(doc.chunks))));
+  }
+  $("speakers").replaceChildren(...[...speakers].sort().map((s) => el("option", { value: s })));
+  $("documents-table").tBodies[0].replaceChildren(...rows);
+}
+
+async function upload(event) {
+  event.preventDefault();
+  const file = $("upload-file").files[0];
+  if (!file) return;
+  const body = new FormData();
+  body.append("file", file);
+  $("upload-status").textContent = `Uploading and indexing ${file.name}…`;
+  clearError();
+  try {
+    const doc = await (await api("/documents", { method: "POST", body })).json();
+    $("upload-status").textContent = `Indexed “${doc.title}” (${doc.chunks} passages).`;
+    $("upload-form").reset();
+    await loadDocuments();
+  } catch (error) {
+    $("upload-status").textContent = "";
+    showError(error);
+  }
+}
+
+// ---- asking: streamed answer, citations, passage cards -----------------------------------------
+
+function filters() {
+  const f = {};
+  if ($("filter-doc").value) f.doc_ids = [$("filter-doc").value];
+  if ($("filter-speaker").value.trim()) f.speaker = $("filter-speaker").value.trim();
+  if ($("filter-since").value) f.since = $("filter-since").value;
+  if ($("filter-until").value) f.until = $("filter-until").value;
+  return f;
+}
+
+async function* serverSentEvents(response) {
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += decoder.decode(value, { stream: true });
+    let cut;
+    while ((cut = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, cut);
+      buffer = buffer.slice(cut + 2);
+      const event = /^event: (.*)$/m.exec(block)?.[1];
+      const data = /^data: (.*)$/m.exec(block)?.[1];
+      if (event && data) yield [event, JSON.parse(data)];
+    }
+  }
+}
+
+async function ask(event) {
+  event.preventDefault();
+  const question = $("question").value.trim();
+  if (!question) return;
+  clearError();
+  $("ask-button").disabled = true;
+  $("status").textContent = "Searching the transcripts…";
+  $("answer").hidden = true;
+  $("passages-title").hidden = true;
+  $("passages").replaceChildren();
+  try {
+    const response = await api("/ask", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ question, k: 5, filters: filters(), stream: true }),
+    });
+    let streamed = "";
+    for await (const [name, data] of serverSentEvents(response)) {
+      if (name === "answer") {
+        streamed += data.delta;
+        showAnswerText(streamed);
+        $("status").textContent = "Writing the answer…";
+      } else if (name === "done") {
+        renderAnswer(data);
+      }
+    }
+    $("status").textContent = "";
+  } catch (error) {
+    $("status").textContent = "";
+    showError(error);
+  } finally {
+    $("ask-button").disabled = false;
+  }
+}
+
+function showAnswerText(text) {
+  $("answer").hidden = false;
+  $("answer").className = "answer";
+  $("answer-title").textContent = "Answer";
+  $("answer-text").textContent = text;
+}
+
+function renderAnswer(result) {
+  const answer = $("answer");
+  answer.hidden = false;
+  answer.className = result.abstained ? "answer abstained" : "answer";
+  $("answer-title").textContent = result.abstained ? "Not in the transcripts" : "Answer";
+  // Several quotes may cite the same passage: the k-th [n] in the text is the k-th citation of n.
+  const queues = new Map();
+  for (const c of result.citations) queues.set(c.n, [...(queues.get(c.n) || []), c]);
+  const parts = [];
+  let last = 0;
+  for (const match of result.answer.matchAll(/\[(\d+)\]/g)) {
+    parts.push(result.answer.slice(last, match.index));
+    const queue = queues.get(Number(match[1])) || [];
+    const citation = queue.length > 1 ? queue.shift() : queue[0];
+    parts.push(citation
+      ? el("button", { type: "button", class: "cite", "data-n": match[1], title: "Open in the transcript",
+                       onclick: () => openTranscript(citation.doc_id, citation.start, citation.end) }, `[${match[1]}]`)
+      : match[0]);
+    last = match.index + match[0].length;
+  }
+  parts.push(result.answer.slice(last));
+  $("answer-text").replaceChildren(...parts.map((p) => (p instanceof Node ? p : document.createTextNode(p))));
+  const notes = [];
+  if (result.llm_error) notes.push(`The LLM failed (${result.llm_error}); the answer is quoted from the transcripts.`);
+  if (result.unsupported) notes.push("The LLM's answer cited no source; the quotes below it come from the transcripts.");
+  if (result.removed_citations) notes.push(`Removed citations of sources that were not given: ${result.removed_citations.join(", ")}.`);
+  $("answer-note").textContent = notes.join(" ");
+  $("answer-note").hidden = notes.length === 0;
+
+  const cited = new Set(result.citations.map((c) => c.n));
+  const shown = cited.size ? result.passages.filter((p) => cited.has(p.rank)) : result.passages;
+  $("passages-title").textContent = result.abstained ? "Closest passages" : "Cited passages";
+  $("passages-title").hidden = shown.length === 0;
+  $("passages").replaceChildren(...shown.map((p) => passageCard(p, result.citations.filter((c) => c.n === p.rank))));
+}
+
+function passageCard(passage, citations) {
+  const text = el("p", { class: "passage-text" });
+  let cursor = 0;
+  for (const c of [...citations].sort((a, b) => a.start - b.start)) {
+    const from = c.start - passage.start;
+    if (from < cursor) continue;
+    text.append(passage.text.slice(cursor, from), el("mark", {}, passage.text.slice(from, c.end - passage.start)));
+    cursor = c.end - passage.start;
+  }
+  text.append(passage.text.slice(cursor));
+  const meta = [passage.date, passage.place, passage.speaker].filter(Boolean).join(" · ");
+  return el("div", { class: "card", "data-chunk-id": passage.chunk_id },
+    el("h4", {}, `[${passage.rank}] ${passage.title}`),
+    el("p", { class: "meta" }, meta, " · ",
+      el("a", { href: "#", onclick: (e) => { e.preventDefault(); openTranscript(passage.doc_id, passage.start, passage.end); } },
+        "open in transcript")),
+    text);
+}
+
+// ---- the transcript, scrolled to a span --------------------------------------------------------
+
+const LABEL = /^((?:Question|[A-Z][\w.'’-]*(?:\s+[A-Z][\w.'’-]*){1,4})(?:\s*\([^()]{1,80}\))?):\s/;
+
+async function openTranscript(docId, start = null, end = null) {
+  clearError();
+  let doc;
+  try {
+    doc = await (await api(`/documents/${encodeURIComponent(docId)}`)).json();
+  } catch (error) {
+    showError(error);
+    return;
+  }
+  $("transcript-title").textContent = doc.title;
+  $("transcript-meta").textContent = [doc.date, doc.place, doc.speakers.join(", ")].filter(Boolean).join(" · ");
+  const body = $("transcript-body");
+  body.replaceChildren();
+  let offset = 0;
+  let first = null;
+  for (const paragraph of doc.text.split("\n\n")) {
+    const pStart = offset;
+    const pEnd = offset + paragraph.length;
+    offset = pEnd + 2;
+    const label = LABEL.exec(paragraph);
+    const node = el("p", { class: label && /^Question/.test(label[1]) ? "turn question" : "turn" });
+    if (label) node.append(el("span", { class: "speaker" }, label[1]));
+    const textStart = label ? label[0].length : 0;
+    const from = start === null ? -1 : Math.max(start - pStart, textStart);
+    const to = end === null ? -1 : Math.min(end - pStart, paragraph.length);
+    if (start !== null && from < to) {
+      const mark = el("mark", { class: "highlight" }, paragraph.slice(from, to));
+      node.append(paragraph.slice(textStart, from), mark, paragraph.slice(to));
+      first = first || mark;
+    } else {
+      node.append(paragraph.slice(textStart));
+    }
+    body.append(node);
+  }
+  $("transcript").hidden = false;
+  (first || body).scrollIntoView({ block: "center" });
+  $("transcript-close").focus({ preventScroll: true });
+}
+
+// ---- views and wiring --------------------------------------------------------------------------
+
+function route() {
+  const documents = location.hash === "#/documents";
+  $("view-ask").hidden = documents;
+  $("view-documents").hidden = !documents;
+  $("nav-ask").classList.toggle("active", !documents);
+  $("nav-documents").classList.toggle("active", documents);
+}
+
+async function start() {
+  $("ask-form").addEventListener("submit", ask);
+  $("upload-form").addEventListener("submit", upload);
+  $("transcript-close").addEventListener("click", () => { $("transcript").hidden = true; });
+  document.addEventListener("keydown", (e) => { if (e.key === "Escape") $("transcript").hidden = true; });
+  $("key-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    sessionStorage.setItem(KEY, $("key-input").value.trim());
+    $("key-form").hidden = true;
+    clearError();
+    await loadDocuments().catch(showError);
+  });
+  window.addEventListener("hashchange", route);
+  route();
+  await loadDocuments().catch(showError);
+  $("question").focus();
+}
+
+start();

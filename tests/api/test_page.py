@@ -1,0 +1,171 @@
+"""The web page in a real browser (Debian's Chromium driven by Playwright) against a real server."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.api.conftest import Server, start_server
+
+pytestmark = pytest.mark.slow
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+REPORTS = Path(__file__).resolve().parents[2] / "eval" / "reports"
+QUESTION = "What did Lavrov say about refugees returning to Syria?"
+EVIL = ("3 March 202112:00\n\nStatement by Foreign Minister Sergey Lavrov on markup, Moscow, March 3, 2021\n\n"
+        "Sergey Lavrov: We condemn <script>window.pwned = 1</script> attacks on websites and the "
+        "<img src=x onerror=\"window.pwned = 2\"> tags hidden in press releases.\n")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail("Debian's chromium is missing in CI: `make test` should have installed it")
+        pytest.skip("Debian's chromium is not installed (make test installs it as root)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
+                  "--disable-background-networking", "--disable-component-update"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def web(seed_index) -> Iterator[Server]:
+    server = start_server(seed_index)
+    with server.client() as http:
+        assert http.post("/documents", json={"doc_id": "evil_markup", "text": EVIL}).status_code == 201
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def page(browser, web):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(web.url)
+    page.wait_for_selector("#filter-doc option[value='000_81888bb7363425ad']", state="attached")
+    yield page
+    context.close()
+
+
+def ask(page, question: str) -> None:
+    page.fill("#question", question)
+    page.press("#question", "Enter")  # Enter asks
+    page.wait_for_selector("#answer:not([hidden]) #answer-title")
+    page.wait_for_function("document.querySelector('#status').textContent === ''")
+
+
+def test_ask_shows_cited_passages_and_clicks_through_to_the_span(page, web):
+    expected = httpx.post(f"{web.url}/ask", json={"question": QUESTION, "k": 5}).json()
+    ask(page, QUESTION)
+    assert page.text_content("#answer-title") == "Answer"
+    assert page.text_content("#answer-text") == expected["answer"]
+    cites = page.query_selector_all("#answer-text .cite")
+    assert [c.text_content() for c in cites] == [f"[{c['n']}]" for c in expected["citations"]]
+    cards = page.query_selector_all("#passages .card")
+    assert len(cards) == len({c["n"] for c in expected["citations"]})
+    marks = [m.text_content() for m in page.query_selector_all("#passages mark")]
+    assert marks == [c["quote"] for c in sorted(expected["citations"], key=lambda c: (c["n"], c["start"]))]
+    page.screenshot(path=str(REPORTS / "web-answer.png"), full_page=True)
+
+    for i in reversed(range(len(cites))):  # each citation opens its own span; the first one last
+        cites[i].click()
+        page.wait_for_selector("#transcript:not([hidden]) mark.highlight")
+        assert page.text_content("#transcript mark.highlight") == expected["citations"][i]["quote"]
+        assert page.is_visible("#transcript mark.highlight")  # scrolled into view
+        speakers = {s.text_content() for s in page.query_selector_all("#transcript .speaker")}
+        assert {"Question", "Sergey Lavrov"} <= speakers  # speaker turns are visible
+        if i:
+            page.click("#transcript-close")
+    page.screenshot(path=str(REPORTS / "web-transcript.png"))
+
+
+def test_abstention_is_clear_and_lists_the_closest_passages(page):
+    ask(page, "What is the recipe for borscht?")
+    assert page.text_content("#answer-title") == "Not in the transcripts"
+    assert "do not appear to contain" in page.text_content("#answer-text")
+    assert page.text_content("#passages-title") == "Closest passages"
+    assert len(page.query_selector_all("#passages .card")) == 5
+
+
+def test_transcript_markup_is_shown_as_text(page):
+    ask(page, "What did Lavrov say about script tags hidden in press releases?")
+    card = page.query_selector("#passages .card[data-chunk-id^='evil_markup']")
+    assert card and "<script>window.pwned = 1</script>" in card.text_content()
+    page.click("#nav-documents")
+    page.click("#documents-table a:has-text('Sergey Lavrov on markup')")
+    page.wait_for_selector("#transcript:not([hidden])")
+    assert "<img src=x onerror=" in page.text_content("#transcript-body")
+    assert page.evaluate("window.pwned") is None
+    assert page.query_selector("#transcript-body script, #transcript-body img, #passages script") is None
+
+
+def test_filters_errors_documents_and_upload(page, tmp_path):
+    page.click("summary")
+    page.fill("#filter-since", "2020-01-01")
+    page.fill("#filter-until", "2019-01-01")
+    page.fill("#question", "ASEAN")
+    page.press("#question", "Enter")
+    page.wait_for_selector("#error:not([hidden])")
+    assert page.text_content("#error").startswith("Please check your input: since (2020-01-01) is after until")
+    page.fill("#filter-since", "")
+    page.fill("#filter-until", "")
+    page.select_option("#filter-doc", "003_33af551afb6d7a3b")
+    ask(page, "cooperation")
+    assert {c.get_attribute("data-chunk-id").split(":")[0] for c in page.query_selector_all("#passages .card")} == {
+        "003_33af551afb6d7a3b"}
+
+    page.click("#nav-documents")
+    rows = page.query_selector_all("#documents-table tbody tr")
+    titles = [r.query_selector("td").text_content() for r in rows]
+    assert len(rows) >= 6 and any(t.startswith("Foreign Minister Sergey Lavrov") for t in titles)
+    assert rows[0].query_selector_all("td")[3].text_content().isdigit()
+    transcript = tmp_path / "walrus_briefing.txt"
+    transcript.write_text("Briefing on walruses, Moscow, May 5, 2021\n\nSergey Lavrov: Walruses need a treaty too.\n")
+    page.set_input_files("#upload-file", str(transcript))
+    page.click("#upload-form button")
+    page.wait_for_function("document.querySelector('#upload-status').textContent.startsWith('Indexed')")
+    assert "Briefing on walruses" in page.text_content("#documents-table")
+    page.set_input_files("#upload-file", {"name": "empty.txt", "mimeType": "text/plain", "buffer": b""})
+    page.click("#upload-form button")
+    page.wait_for_selector("#error:not([hidden])")
+    assert "empty file" in page.text_content("#error")
+
+
+def test_phone_width_is_readable(browser, web):
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.goto(web.url)
+    ask(page, QUESTION)
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    context.close()
+
+
+def test_the_page_asks_for_the_api_key_once(browser, seed_index):
+    secured = start_server(seed_index, api_key="page-key")
+    try:
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(secured.url)
+        page.wait_for_selector("#key-form:not([hidden])")
+        assert "API key" in page.text_content("#error")
+        page.fill("#key-input", "page-key")
+        page.press("#key-input", "Enter")
+        page.wait_for_selector("#filter-doc option[value='000_81888bb7363425ad']", state="attached")
+        assert page.is_hidden("#key-form") and page.is_hidden("#error")
+        page.reload()  # kept for the session
+        page.wait_for_selector("#filter-doc option[value='000_81888bb7363425ad']", state="attached")
+        ask(page, QUESTION)
+        assert page.query_selector_all("#answer-text .cite")
+        context.close()
+    finally:
+        secured.stop()
