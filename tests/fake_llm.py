@@ -21,6 +21,7 @@ class Reply:
     delay: float = 0.0  # seconds before answering
     raw: bytes | None = None  # a body sent as is (malformed output)
     pieces: list[str] | None = None  # how a streamed answer is cut (default: word by word)
+    piece_delay: float = 0.0  # seconds between streamed pieces
 
 
 @dataclass
@@ -85,6 +86,7 @@ class FakeLLM:
                              "choices": [{"index": 0, "delta": delta, "finish_reason": None if piece else "stop"}]}
                     self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
                     self.wfile.flush()
+                    time.sleep(reply.piece_delay)
                 self.wfile.write(b"data: [DONE]\n\n")
                 self.wfile.flush()
 

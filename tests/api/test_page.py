@@ -169,3 +169,32 @@ def test_the_page_asks_for_the_api_key_once(browser, seed_index):
         context.close()
     finally:
         secured.stop()
+
+
+def test_an_llm_answer_streams_into_the_page(browser, seed_index):
+    from tests.fake_llm import FakeLLM, Reply
+
+    fake = FakeLLM(script=[Reply("unused")]).start()
+    server = start_server(seed_index, llm="openai", llm_base_url=fake.url, llm_model="m", llm_max_retries="0")
+    try:
+        fake.script = [Reply("Refugees have begun returning home [1].", piece_delay=0.4,
+                             pieces=["Refugees have ", "begun returning ", "home [1]."])]
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(server.url)
+        page.fill("#question", QUESTION)
+        page.press("#question", "Enter")
+        # Part of the answer is on the page while the rest is still being written.
+        page.wait_for_function(
+            "document.querySelector('#answer-text').textContent.startsWith('Refugees have')"
+            " && !document.querySelector('#answer-text').textContent.includes('home')")
+        assert page.text_content("#status") == "Writing the answer…"
+        page.wait_for_selector("#answer-text .cite")
+        assert page.text_content("#answer-text") == "Refugees have begun returning home [1]."
+        page.click("#answer-text .cite")
+        page.wait_for_selector("#transcript:not([hidden]) mark.highlight")
+        assert "Refugees have begun returning home" in page.text_content("#transcript mark.highlight")
+        context.close()
+    finally:
+        server.stop()
+        fake.stop()
