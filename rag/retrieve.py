@@ -15,78 +15,11 @@ import numpy as np
 
 from rag.index.dense import DenseIndex
 from rag.index.lexical import ChunkStore
+from rag.text import content_words
 from rag.types import Filters, Passage
 
 Mode = Literal["dense", "bm25", "hybrid"]
 MODES: tuple[Mode, ...] = ("dense", "bm25", "hybrid")
-
-_QUERY_WORD = re.compile(r"\w+")
-_QUERY_STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "been",
-        "but",
-        "by",
-        "did",
-        "do",
-        "does",
-        "for",
-        "from",
-        "had",
-        "has",
-        "have",
-        "how",
-        "i",
-        "in",
-        "into",
-        "is",
-        "it",
-        "its",
-        "me",
-        "my",
-        "of",
-        "on",
-        "or",
-        "our",
-        "so",
-        "that",
-        "the",
-        "their",
-        "them",
-        "then",
-        "there",
-        "these",
-        "they",
-        "this",
-        "to",
-        "was",
-        "we",
-        "were",
-        "what",
-        "when",
-        "where",
-        "which",
-        "who",
-        "whom",
-        "why",
-        "will",
-        "with",
-        "would",
-        "you",
-        "your",
-        "about",
-        "said",
-        "say",
-        "says",
-        "tell",
-    ]
-)
 
 
 @dataclass(frozen=True)
@@ -178,7 +111,7 @@ class Retriever:
         weights: dict[str, float] = {}
         found: dict[int, float] = dict.fromkeys(rows, 0.0)
         marks = ",".join("?" * len(rows))
-        for term in _content_words(question):
+        for term in content_words(question):
             quoted = f'"{term}"'
             df = self.store.db.execute(
                 "SELECT COUNT(*) FROM (SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?)",
@@ -310,12 +243,7 @@ class Retriever:
 
 def fts_query(question: str) -> str:
     """An FTS5 OR-query of the question's content words, each quoted so nothing is read as syntax."""
-    return " OR ".join(f'"{w}"' for w in _content_words(question))
-
-
-def _content_words(text: str) -> list[str]:
-    words = _QUERY_WORD.findall(unicodedata.normalize("NFKC", text).lower())
-    return list(dict.fromkeys(w for w in words if w not in _QUERY_STOPWORDS))
+    return " OR ".join(f'"{w}"' for w in content_words(question))
 
 
 def _filter_sql(filters: Filters) -> tuple[str, list[object]]:

@@ -84,23 +84,15 @@ def test_the_eval_set_is_sound_and_every_phrase_is_in_the_cleaned_corpus():
             assert not q.relevant_docs and not q.relevant_passages, q.id
 
 
+def rag_eval(index: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [str(ROOT / ".venv" / "bin" / "rag"), "eval", "--index", str(index), *args]
+    return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=600)
+
+
 @pytest.mark.slow
 def test_retrieval_does_not_regress(seed_service):
     """The regression gate: `rag eval --check` against eval/baseline.json."""
-    result = subprocess.run(
-        [
-            str(ROOT / ".venv" / "bin" / "rag"),
-            "eval",
-            "--check",
-            "--json",
-            "--index",
-            str(seed_service.settings.index_dir),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=600,
-    )
+    result = rag_eval(seed_service.settings.index_dir, "--check", "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["metrics"]["hit@5"] > 0.8
     assert "check passed" in result.stderr
@@ -110,54 +102,19 @@ def test_retrieval_does_not_regress(seed_service):
 def test_check_fails_when_a_metric_falls(seed_service, tmp_path):
     baseline = tmp_path / "baseline.json"
     baseline.write_text(json.dumps({"metrics": {"hit@1": 1.5}}))  # beyond any run
-    result = subprocess.run(
-        [
-            str(ROOT / ".venv" / "bin" / "rag"),
-            "eval",
-            "--check",
-            "--baseline",
-            str(baseline),
-            "--index",
-            str(seed_service.settings.index_dir),
-            "--questions",
-            str(tmp_path / "q.jsonl"),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=600,
-        input=None,
-    )
+    questions = tmp_path / "q.jsonl"
+    args = ("--check", "--baseline", str(baseline), "--questions", str(questions))
+    result = rag_eval(seed_service.settings.index_dir, *args)
     assert result.returncode == 2 and "cannot read the eval set" in result.stderr
-    (tmp_path / "q.jsonl").write_text(Path(EVAL).read_text().splitlines()[0] + "\n")
-    result = subprocess.run(
-        [
-            str(ROOT / ".venv" / "bin" / "rag"),
-            "eval",
-            "--check",
-            "--baseline",
-            str(baseline),
-            "--index",
-            str(seed_service.settings.index_dir),
-            "--questions",
-            str(tmp_path / "q.jsonl"),
-            "--mode",
-            "bm25",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=600,
-    )
+    questions.write_text(Path(EVAL).read_text().splitlines()[0] + "\n")
+    result = rag_eval(seed_service.settings.index_dir, *args, "--mode", "bm25")
     assert result.returncode == 1 and "regression: hit@1" in result.stderr
 
 
 @pytest.mark.slow
 def test_report_writes_markdown_and_chart(seed_service, tmp_path):
     report = tmp_path / "reports" / "run.md"
-    result = subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "rag"), "eval", "--report", str(report), "--json", "--index",
-         str(seed_service.settings.index_dir)], capture_output=True, text=True, cwd=ROOT, timeout=600)
+    result = rag_eval(seed_service.settings.index_dir, "--report", str(report), "--json")
     assert result.returncode == 0, result.stderr
     text = report.read_text()
     assert "| metric | dense | bm25 | hybrid |" in text and "| hit@5 |" in text and "![hit@k by mode](run.png)" in text

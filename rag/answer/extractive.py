@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,72 +9,12 @@ import numpy as np
 from rag.answer.citations import cite
 from rag.ingest.chunk import sentence_spans
 from rag.ingest.parse import speaker_label
+from rag.text import content_words
 from rag.types import Citation, Passage
 
 ABSTAIN_MESSAGE = (
     "The transcripts do not appear to contain an answer to this question. "
     "The closest passages are listed below."
-)
-_TERM = re.compile(r"\w+")
-_STOP = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "been",
-        "but",
-        "by",
-        "did",
-        "do",
-        "does",
-        "for",
-        "from",
-        "had",
-        "has",
-        "have",
-        "how",
-        "i",
-        "in",
-        "into",
-        "is",
-        "it",
-        "its",
-        "of",
-        "on",
-        "or",
-        "our",
-        "that",
-        "the",
-        "their",
-        "them",
-        "there",
-        "these",
-        "they",
-        "this",
-        "to",
-        "was",
-        "we",
-        "were",
-        "what",
-        "when",
-        "where",
-        "which",
-        "who",
-        "why",
-        "will",
-        "with",
-        "would",
-        "you",
-        "your",
-        "about",
-        "said",
-        "say",
-        "says",
-    ]
 )
 
 
@@ -151,4 +90,4 @@ def _label_length(text: str, start: int) -> int:
 
 
 def _terms(text: str) -> set[str]:
-    return {w for w in _TERM.findall(text.lower()) if w not in _STOP}
+    return set(content_words(text))

@@ -7,7 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from rag.service import MAX_K, MAX_QUESTION_CHARS
+from rag.errors import BadInput
+from rag.service import MAX_K, validate_question
 from rag.types import Filters as CoreFilters
 
 _QUESTION = "What did Lavrov say about refugees returning to Syria?"
@@ -46,12 +47,10 @@ class SearchRequest(BaseModel):
     @field_validator("question")
     @classmethod
     def _question(cls, value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise ValueError("question is empty")
-        if len(value) > MAX_QUESTION_CHARS:
-            raise ValueError(f"question is {len(value)} characters long; the limit is {MAX_QUESTION_CHARS}")
-        return value
+        try:
+            return validate_question(value)
+        except BadInput as exc:
+            raise ValueError(str(exc)) from None
 
 
 class AskRequest(SearchRequest):

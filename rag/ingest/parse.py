@@ -11,6 +11,7 @@ from pathlib import Path
 from charset_normalizer import from_bytes
 
 from rag.errors import SkippedFile
+from rag.text import STOPWORDS
 from rag.types import Document, Paragraph
 
 SUFFIXES = (".txt", ".md")
@@ -58,97 +59,6 @@ _LANG_SWITCH = re.compile(r"^(?:•?\s*[a-z]{2}-[A-Z]{2}\d*\s*)+$")
 _ACRONYM = r"[A-Z][A-Za-z&\-]{1,11}"
 _TAG_LINE = re.compile(rf"^(?:{_ACRONYM}\s+\([^()]{{3,90}}\)|[A-Z][^()]{{2,90}}\s+\({_ACRONYM}\))$")
 
-# Common English function words (and a few reporting verbs): a share of them marks English prose.
-_STOPWORDS = frozenset(
-    [
-        "a",
-        "about",
-        "after",
-        "all",
-        "also",
-        "an",
-        "and",
-        "any",
-        "are",
-        "as",
-        "at",
-        "be",
-        "been",
-        "before",
-        "between",
-        "but",
-        "by",
-        "can",
-        "could",
-        "did",
-        "do",
-        "does",
-        "for",
-        "from",
-        "had",
-        "has",
-        "have",
-        "he",
-        "her",
-        "his",
-        "i",
-        "if",
-        "in",
-        "into",
-        "is",
-        "it",
-        "its",
-        "more",
-        "most",
-        "must",
-        "new",
-        "no",
-        "not",
-        "now",
-        "of",
-        "on",
-        "only",
-        "or",
-        "other",
-        "our",
-        "over",
-        "said",
-        "says",
-        "she",
-        "should",
-        "so",
-        "such",
-        "than",
-        "that",
-        "the",
-        "their",
-        "them",
-        "then",
-        "there",
-        "these",
-        "they",
-        "this",
-        "those",
-        "to",
-        "under",
-        "up",
-        "very",
-        "was",
-        "we",
-        "were",
-        "what",
-        "when",
-        "where",
-        "which",
-        "who",
-        "will",
-        "with",
-        "would",
-        "you",
-        "your",
-        "may",
-    ]
-)
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
 _DEDUPE_MIN_CHARS = 40  # short formulaic paragraphs ("Thank you.") legitimately recur
 
@@ -291,7 +201,7 @@ def _is_english_prose(block: str) -> bool:
     words = _WORD.findall(block)
     if not words or not re.search(r"[.?!…:\"”»)]$", block):
         return False
-    stop = sum(w.lower() in _STOPWORDS for w in words)
+    stop = sum(w.lower() in STOPWORDS for w in words)
     ascii_letters = sum(ch.isascii() for ch in "".join(words))
     return stop / len(words) >= 0.2 and ascii_letters / max(1, len("".join(words))) >= 0.9
 

@@ -1,0 +1,23 @@
+"""Word-level helpers shared by parsing, retrieval and answers."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# English function words, question words and reporting verbs: they mark English prose when frequent, and
+# carry no evidence of what a question is about.
+STOPWORDS = frozenset(
+    """a about after all also an and any are as at be been before between but by can could did do does for
+    from had has have he her his how i if in into is it its me more most must my new no not now of on only
+    or other our over said say says she should so such tell than that the their them then there these they
+    this those to under up very was we were what when where which who whom why will with would you your
+    may""".split()  # noqa: SIM905 - a word list reads best as words
+)
+WORD = re.compile(r"\w+")
+
+
+def content_words(text: str) -> list[str]:
+    """The lower-cased words of a text that are not stopwords, in order, each once."""
+    words = WORD.findall(unicodedata.normalize("NFKC", text).lower())
+    return list(dict.fromkeys(w for w in words if w not in STOPWORDS))
