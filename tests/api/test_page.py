@@ -191,9 +191,13 @@ def test_an_llm_answer_streams_into_the_page(browser, seed_index):
         assert page.text_content("#status") == "Writing the answer…"
         page.wait_for_selector("#answer-text .cite")
         assert page.text_content("#answer-text") == "Refugees have begun returning home [1]."
+        # The citation checked at the end carries a verbatim quote of source [1]: its card highlights
+        # it, and clicking the citation highlights the same words in the transcript.
+        quote = page.text_content("#passages .card mark")
+        assert quote
         page.click("#answer-text .cite")
         page.wait_for_selector("#transcript:not([hidden]) mark.highlight")
-        assert "Refugees have begun returning home" in page.text_content("#transcript mark.highlight")
+        assert page.text_content("#transcript mark.highlight") == quote
         context.close()
     finally:
         server.stop()
