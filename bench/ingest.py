@@ -1,55 +1,68 @@
-"""Ingestion throughput: chunks and tokens per second on docs_raw and on a larger repeated corpus.
+"""Ingestion throughput of each embedding backend, side by side, and their parity with PyTorch.
 
-    .venv/bin/python -m bench.ingest [--copies 20]
+    .venv/bin/python -m bench.ingest [--copies 20] [--backends torch onnx onnx-int8]
 
-The larger corpus repeats docs_raw under distinct doc ids (at least 2,000 chunks by default). Each run
-builds a fresh index in a temporary directory with the model already loaded, so the figures measure
-parsing, chunking, embedding and writing, not the one-off model load.
+For each backend, builds a fresh index of docs_raw repeated under distinct doc ids (2,260 chunks with
+the default 20 copies) with the model already loaded, so the figures measure parsing, chunking,
+embedding and writing, not the one-off model load or ONNX export. Then compares each backend's
+embeddings of the seed chunks with PyTorch's: the minimum and mean cosine similarity.
 """
 
 from __future__ import annotations
 
 import argparse
-import shutil
 import tempfile
-import time
 from pathlib import Path
 
+import numpy as np
+
+from bench import DOCS, repeated_corpus
 from rag.config import Settings
-from rag.embed import Embedder
+from rag.embed import BACKENDS, Embedder
 from rag.service import Service
+from rag.types import Chunk
 
-ROOT = Path(__file__).resolve().parent.parent
 
-
-def measure(docs: Path, embedder: Embedder, work: Path) -> tuple[int, int, float]:
-    service = Service(Settings(index_dir=work / "index", docs_dir=docs), embedder)
-    started = time.perf_counter()
-    report = service.ingest()
-    seconds = time.perf_counter() - started
-    tokens = sum(c.n_tokens for d in service.documents() for c in service.retriever.store.chunks(d.doc_id))
-    return report.chunks, tokens, seconds
+def chunks(service: Service) -> list[Chunk]:
+    return [c for d in service.documents() for c in service.retriever.store.chunks(d.doc_id)]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--copies", type=int, default=20, help="repeats of docs_raw in the large corpus")
+    parser.add_argument("--copies", type=int, default=20, help="repeats of docs_raw in the corpus")
+    parser.add_argument("--backends", nargs="+", choices=BACKENDS, default=list(BACKENDS))
     args = parser.parse_args()
-    embedder = Embedder(Settings().model, Settings().batch_size)
-    embedder.encode(["warm up"])
+    settings = Settings()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        large = work / "large"
-        large.mkdir()
-        for i in range(args.copies):
-            for path in (ROOT / "docs_raw").glob("*.txt"):
-                shutil.copy(path, large / f"r{i:03d}_{path.name}")
-        print(f"{'corpus':<22}{'chunks':>8}{'tokens':>9}{'seconds':>9}{'chunks/s':>10}{'tokens/s':>10}")
-        for name, docs in (("docs_raw", ROOT / "docs_raw"), (f"docs_raw x{args.copies}", large)):
-            run = work / name.replace(" ", "_")
-            chunks, tokens, seconds = measure(docs, embedder, run)
-            rates = f"{chunks / seconds:>10.1f}{tokens / seconds:>10.0f}"
-            print(f"{name:<22}{chunks:>8}{tokens:>9}{seconds:>9.1f}{rates}")
+        corpus = repeated_corpus(work / "corpus", args.copies)
+        seed = Service(Settings(index_dir=work / "seed", docs_dir=DOCS))
+        seed.ingest()
+        seed_inputs = [c.embedding_input for c in chunks(seed)]
+        print(f"docs_raw x{args.copies}; {settings.batch_size} per batch; torch threads = cores")
+        print(
+            f"{'backend':<11}{'chunks':>8}{'tokens':>9}{'seconds':>9}{'chunks/s':>10}{'tokens/s':>10}"
+            f"{'vs torch':>10}{'min cos':>9}{'mean cos':>10}"
+        )
+        reference: np.ndarray | None = None
+        torch_rate = None
+        for backend in args.backends:
+            embedder = Embedder(settings.model, settings.batch_size, backend, settings.cache_dir)
+            vectors = embedder.encode(seed_inputs)  # loads (and on first use exports) the model
+            service = Service(Settings(index_dir=work / backend, docs_dir=corpus, backend=backend), embedder)
+            report = service.ingest()
+            tokens = sum(c.n_tokens for c in chunks(service))
+            rate = report.chunks / report.seconds
+            if backend == "torch":
+                reference, torch_rate = vectors, rate
+            speedup = f"{rate / torch_rate:>9.2f}x" if torch_rate else f"{'':>10}"
+            cosines = np.sum(vectors * reference, axis=1) if reference is not None else None
+            parity = f"{cosines.min():>9.4f}{cosines.mean():>10.4f}" if cosines is not None else ""
+            print(
+                f"{backend:<11}{report.chunks:>8}{tokens:>9}{report.seconds:>9.1f}{rate:>10.1f}"
+                f"{tokens / report.seconds:>10.0f}{speedup}{parity}"
+            )
+        print(f"parity over the {len(seed_inputs)} seed chunks")
 
 
 if __name__ == "__main__":

@@ -8,19 +8,17 @@ Runs on docs_raw and on the repeated corpus of bench/ingest.py (docs_raw under d
 from __future__ import annotations
 
 import argparse
-import shutil
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from bench import DOCS, ROOT, repeated_corpus
 from rag.config import Settings
 from rag.embed import Embedder
 from rag.evaluate import load_questions
 from rag.service import Service
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def latencies(call, questions: list[str]) -> np.ndarray:
@@ -38,16 +36,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="passes over the eval questions")
     args = parser.parse_args()
     questions = [q.question for q in load_questions(ROOT / "eval" / "questions.jsonl")] * args.rounds
-    embedder = Embedder(Settings().model, Settings().batch_size)
+    embedder = Embedder.from_settings(Settings())
     with tempfile.TemporaryDirectory() as tmp:
-        large = Path(tmp) / "large"
-        large.mkdir()
-        for i in range(args.copies):
-            for path in (ROOT / "docs_raw").glob("*.txt"):
-                shutil.copy(path, large / f"r{i:03d}_{path.name}")
+        large = repeated_corpus(Path(tmp) / "large", args.copies)
         print(f"{len(questions)} questions per call; milliseconds")
         print(f"{'corpus':<18}{'chunks':>8}{'call':>8}{'p50':>8}{'p99':>8}{'mean':>8}")
-        for name, docs in (("docs_raw", ROOT / "docs_raw"), (f"docs_raw x{args.copies}", large)):
+        for name, docs in (("docs_raw", DOCS), (f"docs_raw x{args.copies}", large)):
             service = Service(Settings(index_dir=Path(tmp) / name.replace(" ", "_"), docs_dir=docs), embedder)
             chunks = service.ingest().chunks
             service.search("warm up")

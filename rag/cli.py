@@ -317,7 +317,7 @@ def _eval_beir(directory: Path, as_json: bool) -> None:
     from rag.evaluate import evaluate_beir
 
     settings = _settings()
-    embedder = Embedder(settings.model, settings.batch_size)
+    embedder = Embedder.from_settings(settings)
     with _progress_bar(as_json, "embedding corpus") as progress:
         result = evaluate_beir(directory, settings, embedder, progress)
     if as_json:

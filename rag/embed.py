@@ -1,16 +1,31 @@
-"""Sentence-transformers embedder: loaded lazily, offline, once; normalised float32 vectors."""
+"""Sentence-transformers embedder: loaded lazily, offline, once; normalised float32 vectors.
+
+Three backends compute the same embeddings: PyTorch, ONNX Runtime, and ONNX Runtime with int8 dynamic
+quantisation. The ONNX models are exported from the installed model on first use (nothing is
+downloaded) and cached on disk, one directory per model and backend, built once.
+"""
 
 from __future__ import annotations
 
+import copy
+import fcntl
+import hashlib
+import logging
+import platform
+import re
+import shutil
+import tempfile
 import threading
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, get_args
 
 import numpy as np
 
-from rag.config import DEFAULT_MODEL
+from rag.config import DEFAULT_MODEL, Backend, Settings
 from rag.errors import RagError
 
 if TYPE_CHECKING:
@@ -28,16 +43,26 @@ def resolve_model(name: str) -> str:
     return str(Path(name).expanduser()) if Path(name).expanduser().exists() else name
 
 
+BACKENDS: tuple[Backend, ...] = get_args(Backend)
+log = logging.getLogger(__name__)
+
+
 class Embedder:
-    """Encodes passages and questions with one sentence-transformers model.
+    """Encodes passages and questions with one sentence-transformers model on one backend.
 
     The model loads on first use (never at import), offline: nothing is downloaded at run time.
     """
 
-    def __init__(self, model: str, batch_size: int = 32) -> None:
+    def __init__(self, model: str, batch_size: int, backend: Backend, cache_dir: Path) -> None:
         self.name = model
         self.batch_size = batch_size
+        self.backend = backend
+        self.cache_dir = cache_dir
         self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Embedder:
+        return cls(settings.model, settings.batch_size, settings.backend, settings.cache_dir)
 
     @cached_property
     def model(self) -> SentenceTransformer:
@@ -46,13 +71,23 @@ class Embedder:
             from transformers.utils import logging as hf_logging
 
             hf_logging.disable_progress_bar()  # the weight-loading bar would clutter every command
-
+            source = resolve_model(self.name)
             try:
-                return SentenceTransformer(resolve_model(self.name), device="cpu", local_files_only=True)
+                if self.backend == "torch":
+                    return SentenceTransformer(source, device="cpu", local_files_only=True)
+                directory, file_name = onnx_export(self.name, self.backend, self.cache_dir)
+                return SentenceTransformer(
+                    str(directory),
+                    device="cpu",
+                    backend="onnx",
+                    local_files_only=True,
+                    model_kwargs={"file_name": file_name, "provider": "CPUExecutionProvider"},
+                )
             except (OSError, ValueError) as exc:
                 raise RagError(
-                    f"cannot load embedding model {self.name!r} offline ({exc.__class__.__name__}); "
-                    "set RAG_MODEL to a local sentence-transformers directory"
+                    f"cannot load embedding model {self.name!r} offline for backend {self.backend} "
+                    f"({exc.__class__.__name__}: {exc}); set RAG_MODEL to a local sentence-transformers "
+                    "directory"
                 ) from exc
 
     @property
@@ -71,7 +106,9 @@ class Embedder:
 
     @cached_property
     def count_tokens(self) -> Callable[[str], int]:
-        tokenizer = self.model.tokenizer
+        # A copy of its own: counting turns truncation off, and a fast tokenizer whose settings change
+        # while another thread encodes with it fails ("Already borrowed").
+        tokenizer = copy.deepcopy(self.model.tokenizer)
 
         def count(text: str) -> int:
             return len(tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
@@ -98,3 +135,66 @@ class Embedder:
             if progress:
                 progress(len(batch))
         return out
+
+
+def onnx_export(model: str, backend: Backend, cache_dir: Path) -> tuple[Path, str]:
+    """The cached ONNX export of a model for a backend, built on first use: (directory, model file).
+
+    Built aside and renamed into place under a file lock, so concurrent processes export once and a
+    killed export leaves nothing half-written behind.
+    """
+    from sentence_transformers import SentenceTransformer, export_dynamic_quantized_onnx_model
+
+    quantisation = _quantisation_config() if backend == "onnx-int8" else None
+    file_name = f"onnx/model_qint8_{quantisation}.onnx" if quantisation else "onnx/model.onnx"
+    source = resolve_model(model)
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", Path(model).name).strip("-")
+    digest = hashlib.sha256(str(Path(source).resolve()).encode()).hexdigest()[:12]
+    directory = cache_dir / "onnx" / f"{slug}-{digest}-{backend}"
+    if (directory / file_name).exists():
+        return directory, file_name
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    with open(directory.parent / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (directory / file_name).exists():
+            log.warning("exporting %s to ONNX (%s) in %s, once", source, backend, directory)
+            tmp = Path(tempfile.mkdtemp(dir=directory.parent, prefix=".export-"))
+            try:
+                with _quiet("sentence_transformers", "transformers", "optimum"):
+                    model = SentenceTransformer(source, device="cpu", backend="onnx", local_files_only=True)
+                    model.save(str(tmp))
+                    if quantisation:
+                        export_dynamic_quantized_onnx_model(model, quantisation, str(tmp))  # type: ignore[arg-type]
+                shutil.rmtree(directory, ignore_errors=True)
+                tmp.rename(directory)
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+    return directory, file_name
+
+
+@contextmanager
+def _quiet(*loggers: str) -> Iterator[None]:
+    """Silence the exporters' advice (save the model, tracer warnings): this module saves and logs it."""
+    levels = {name: logging.getLogger(name).level for name in loggers}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name in loggers:
+            logging.getLogger(name).setLevel(logging.ERROR)
+        try:
+            yield
+        finally:
+            for name, level in levels.items():
+                logging.getLogger(name).setLevel(level)
+
+
+def _quantisation_config() -> str:
+    """The int8 kernels this CPU runs best: VNNI on recent x86, AVX-512 or AVX2 otherwise, or ARM64."""
+    if platform.machine().lower() in ("arm64", "aarch64"):
+        return "arm64"
+    try:
+        flags = set(re.findall(r"\w+", Path("/proc/cpuinfo").read_text()))
+    except OSError:
+        flags = set()
+    if "avx512_vnni" in flags:
+        return "avx512_vnni"
+    return "avx512" if "avx512f" in flags else "avx2"

@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-import faiss
 import numpy as np
 
 from rag.index.dense import DenseIndex
@@ -82,7 +81,7 @@ class Retriever:
         cosines: dict[int, float] = {}
         rankings: list[tuple[Sequence[int], float]] = []
         if mode in ("dense", "hybrid") and query_vector is not None:
-            dense_rows, scores = self._dense(query_vector, depth, allowed)
+            dense_rows, scores = self.dense.search(query_vector, depth, allowed)
             cosines = dict(zip(dense_rows, scores, strict=True))
             rankings.append((dense_rows, self.fusion.dense_weight))
         if mode in ("bm25", "hybrid"):
@@ -141,19 +140,6 @@ class Retriever:
             f"SELECT c.row FROM chunks c JOIN documents d USING (doc_id) WHERE {where}", params
         )
         return np.fromiter((r[0] for r in rows), dtype=np.int64)
-
-    def _dense(
-        self, vector: np.ndarray, depth: int, allowed: np.ndarray | None
-    ) -> tuple[list[int], list[float]]:
-        depth = min(depth, len(self.dense))
-        if depth == 0:
-            return [], []
-        params = None
-        if allowed is not None:
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))  # type: ignore[call-arg]
-        scores, rows = self.dense.index.search(vector.reshape(1, -1).astype(np.float32), depth, params=params)
-        keep = rows[0] >= 0
-        return rows[0][keep].tolist(), scores[0][keep].tolist()
 
     def _bm25(self, question: str, depth: int, filters: Filters) -> list[int]:
         match = fts_query(question)

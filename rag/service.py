@@ -50,7 +50,7 @@ class Service:
 
     def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
         self.settings = settings
-        self.embedder = embedder or Embedder(settings.model, settings.batch_size)
+        self.embedder = embedder or Embedder.from_settings(settings)
         self.extractive = ExtractiveSettings()
         self._loaded: tuple[Path, Retriever] | None = None
         self._load_lock = threading.Lock()
@@ -75,7 +75,8 @@ class Service:
                         question_penalty=self.settings.question_penalty,
                     )
                     store = ChunkStore(generation / DATABASE, readonly=True)
-                    self._loaded = (generation, Retriever(store, DenseIndex.load(generation / DENSE), fusion))
+                    dense = DenseIndex.load(generation / DENSE, mmap=True)
+                    self._loaded = (generation, Retriever(store, dense, fusion))
                 loaded = self._loaded
         return loaded[1]
 
@@ -222,7 +223,8 @@ class Service:
         s = self.settings
         return {
             "format_version": FORMAT_VERSION,
-            "model": s.model,
+            "model": self.embedder.name,
+            "backend": self.embedder.backend,
             "chunking": {"max_tokens": s.chunk_max_tokens, "overlap_sentences": s.chunk_overlap_sentences},
         }
 
@@ -355,7 +357,7 @@ class Service:
         try:
             if base:
                 store = ChunkStore.copy(base / DATABASE, staging / DATABASE)
-                dense = DenseIndex.load(base / DENSE)
+                dense = DenseIndex.load(base / DENSE, Manifest.load(base).dense.get("calibration"))
                 documents = dict(previous)
             else:
                 store = ChunkStore(staging / DATABASE, create=True)
@@ -383,13 +385,16 @@ class Service:
                 row += len(chunks)
             if inputs:
                 dense.add(vectors, np.arange(offset, row))
+            dense.fit(self.settings.ann_threshold)
             store.commit()
             store.close()
             dense.save(staging / DENSE)
             report.chunks, report.embedded = len(dense), len(inputs)
             Manifest(
-                model=self.settings.model,
+                model=self.embedder.name,
+                backend=self.embedder.backend,
                 dimension=dense.dimension,
+                dense=dense.params,
                 model_max_tokens=self.embedder.max_tokens,
                 chunking=self.signature["chunking"],
                 documents=documents,

@@ -17,7 +17,7 @@ DOCS = ROOT / "docs_raw"
 
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
-    return Embedder("all-MiniLM-L6-v2")
+    return Embedder.from_settings(Settings())
 
 
 @pytest.fixture

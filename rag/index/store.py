@@ -40,6 +40,8 @@ class Manifest:
     dimension: int
     model_max_tokens: int
     chunking: dict[str, int]
+    backend: str = "torch"  # manifests written before backends existed were built with torch
+    dense: dict[str, Any] = field(default_factory=lambda: {"type": "flat"})  # index type and parameters
     documents: dict[str, dict[str, Any]] = field(default_factory=dict)  # doc_id -> {sha256, chunks}
     chunks: int = 0
     built_at: str = ""
@@ -47,7 +49,12 @@ class Manifest:
 
     def build_signature(self) -> dict[str, Any]:
         """What, when changed, makes every stored vector or chunk boundary stale."""
-        return {"format_version": self.format_version, "model": self.model, "chunking": self.chunking}
+        return {
+            "format_version": self.format_version,
+            "model": self.model,
+            "backend": self.backend,
+            "chunking": self.chunking,
+        }
 
     def save(self, directory: Path) -> None:
         self.built_at = datetime.now(UTC).isoformat(timespec="seconds")

@@ -45,9 +45,10 @@ def start_server(index: Path, **env: str) -> Server:
     """Start `rag serve` and wait until /readyz says ready (the model and index are loaded)."""
     port = free_port()
     full_env = dict(os.environ, **{f"RAG_{k.upper()}": v for k, v in env.items()})
+    log = open(index.parent / f"server-{port}.log", "wb")  # noqa: SIM115 (the server's lifetime)
     process = subprocess.Popen(
         [sys.executable, "-m", "rag.cli", "serve", "--port", str(port), "--index", str(index)],
-        env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=full_env, stdout=log, stderr=subprocess.STDOUT,
     )
     server = Server(f"http://127.0.0.1:{port}", index, full_env, process)
     deadline = time.monotonic() + 180

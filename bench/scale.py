@@ -1,0 +1,218 @@
+"""Index scale: build time, size on disk, serving memory, search latency and ANN recall by corpus size.
+
+    .venv/bin/python -m bench.scale [--sizes 10000 100000 1000000] [--real-up-to 10000]
+
+Passages are real text: 3 to 7 sentences drawn at random from the cleaned docs_raw transcripts, 1,000
+passages to a document. Up to --real-up-to passages, their vectors are real embeddings of that text
+(backend of the settings). Beyond it they are synthetic, because embedding a million passages takes
+hours here: the normalised mean of the real embeddings of the passage's sentences, so that vectors
+keep the structure of real ones and agree with the text that BM25 searches.
+
+Each index is written as a generation exactly as ingest writes one (SQLite + FTS5, FAISS by size,
+manifest) and then served by a fresh process that loads it as `rag serve` does; that process reports
+its resident memory and times `search` (k=10, query embedding included) over the eval questions in
+each mode, then measures recall@10 of the dense index against exact search for those questions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from bench import DOCS, ROOT
+from rag.config import Settings
+from rag.embed import Embedder
+from rag.evaluate import load_questions
+from rag.index.dense import DenseIndex
+from rag.index.lexical import ChunkStore
+from rag.index.store import DATABASE, DENSE, Manifest, new_staging, publish
+from rag.ingest.chunk import sentence_spans
+from rag.ingest.parse import parse_document, read_transcript
+from rag.retrieve import MODES
+from rag.service import Service
+from rag.types import Chunk, Document
+
+PER_DOCUMENT = 1000
+
+
+def sentences() -> list[str]:
+    """Every distinct sentence of the cleaned seed transcripts."""
+    seen: dict[str, None] = {}
+    for path in sorted(DOCS.glob("*.txt")):
+        text, sha256 = read_transcript(path)
+        doc = parse_document(path.stem, text, sha256, str(path))
+        for p in doc.paragraphs:
+            for start, end in sentence_spans(doc.text, p.start, p.end):
+                if len(sentence := doc.text[start:end]) > 20:
+                    seen[sentence] = None
+    return list(seen)
+
+
+def passages(n: int, pool: int, seed: int = 0) -> list[list[int]]:
+    """n passages, each the indices of 3 to 7 sentences of the pool."""
+    rng = random.Random(seed)
+    return [rng.sample(range(pool), rng.randint(3, 7)) for _ in range(n)]
+
+
+def synthetic_vectors(picks: list[list[int]], sentence_vectors: np.ndarray) -> np.ndarray:
+    out = np.empty((len(picks), sentence_vectors.shape[1]), dtype=np.float32)
+    for begin in range(0, len(picks), 50_000):
+        batch = picks[begin : begin + 50_000]
+        flat = np.fromiter((i for p in batch for i in p), dtype=np.int64)
+        offsets = np.cumsum([0] + [len(p) for p in batch[:-1]])
+        out[begin : begin + len(batch)] = np.add.reduceat(sentence_vectors[flat], offsets)
+    faiss.normalize_L2(out)
+    return out
+
+
+def build(index_dir: Path, texts: list[str], vectors: np.ndarray, service: Service) -> float:
+    """Write one generation of the given passages and vectors, as ingest does; returns seconds."""
+    started = time.perf_counter()
+    staging = new_staging(index_dir)
+    store = ChunkStore(staging / DATABASE, create=True)
+    documents = {}
+    for first in range(0, len(texts), PER_DOCUMENT):
+        doc_id = f"scale_{first // PER_DOCUMENT:05d}"
+        body = texts[first : first + PER_DOCUMENT]
+        chunks, offset = [], 0
+        for text in body:
+            end = offset + len(text)
+            chunks.append(
+                Chunk(
+                    chunk_id=f"{doc_id}:{offset}-{end}",
+                    doc_id=doc_id,
+                    speaker="Sergey Lavrov",
+                    start=offset,
+                    end=end,
+                    text=text,
+                    n_tokens=len(text.split()),
+                )
+            )
+            offset += len(text) + 2
+        doc = Document(
+            doc_id=doc_id,
+            title=f"Scale document {doc_id}",
+            date="2020-01-01",
+            time=None,
+            place="Moscow",
+            speaker="Sergey Lavrov",
+            text="\n\n".join(body),
+            paragraphs=(),
+            sha256=doc_id,
+            source="upload",
+        )
+        store.put(doc, chunks, range(first, first + len(body)))
+        documents[doc_id] = {"sha256": doc_id, "chunks": len(body), "source": "upload"}
+    store.commit()
+    store.close()
+    dense = DenseIndex.empty(vectors.shape[1])
+    dense.add(vectors, np.arange(len(texts)))
+    dense.fit(service.settings.ann_threshold)
+    dense.save(staging / DENSE)
+    signature = service.signature
+    Manifest(
+        model=signature["model"],
+        backend=signature["backend"],
+        dimension=dense.dimension,
+        model_max_tokens=service.embedder.max_tokens,
+        chunking=signature["chunking"],
+        dense=dense.params,
+        documents=documents,
+        chunks=len(dense),
+    ).save(staging)
+    publish(index_dir, staging)
+    return time.perf_counter() - started
+
+
+def probe(index_dir: Path) -> None:
+    """In a fresh process: load the index as the server does, report memory, latency and recall."""
+    questions = [q.question for q in load_questions(ROOT / "eval" / "questions.jsonl")]
+    service = Service(Settings(index_dir=index_dir))
+    for mode in MODES:
+        service.search("warm up the model and the index", k=10, mode=mode)
+    latency = {}
+    for mode in MODES:
+        ms = []
+        for q in questions:
+            started = time.perf_counter()
+            service.search(q, k=10, mode=mode)
+            ms.append((time.perf_counter() - started) * 1000)
+        latency[mode] = (float(np.percentile(ms, 50)), float(np.percentile(ms, 99)))
+    status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
+    memory = {key: int(status[key].split()[0]) / 1024 for key in ("VmRSS", "RssAnon", "RssFile", "VmHWM")}
+    dense = service.retriever.dense
+    queries = service.embedder.encode(questions)
+    found = [dense.search(q, 10, None)[0] for q in queries]
+    vectors, rows = dense.contents()
+    _, exact = faiss.knn(queries, vectors, 10, metric=faiss.METRIC_INNER_PRODUCT)
+    recall = np.mean([len(set(f) & set(rows[e])) / 10 for f, e in zip(found, exact, strict=True)])
+    print(json.dumps({"latency": latency, "memory": memory, "recall": float(recall), "index": dense.params}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--real-up-to", type=int, default=10_000, help="larger sizes get synthetic vectors")
+    parser.add_argument("--probe", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.probe:
+        probe(args.probe)
+        return
+    settings = Settings()
+    embedder = Embedder.from_settings(settings)
+    pool = sentences()
+    sentence_vectors = embedder.encode(pool)
+    print(
+        f"{len(pool)} distinct sentences from docs_raw; backend {settings.backend}; "
+        f"exact search below {settings.ann_threshold} passages; search k=10, milliseconds, p50/p99"
+    )
+    head = (
+        f"{'passages':>9} {'vectors':<9}{'embed s':>8}{'build s':>8}{'disk MB':>8}{'RSS MB':>7}{'anon MB':>8}"
+    )
+    print(head + "".join(f"{m + ' p50/p99':>16}" for m in MODES) + f"{'recall@10':>10}  index")
+    for size in args.sizes:
+        picks = passages(size, len(pool))
+        texts = [" ".join(pool[i] for i in p) for p in picks]
+        started = time.perf_counter()
+        if size <= args.real_up_to:
+            kind, vectors = "real", embedder.encode(texts)
+        else:
+            kind, vectors = "synthetic", synthetic_vectors(picks, sentence_vectors)
+        embed_seconds = time.perf_counter() - started
+        with tempfile.TemporaryDirectory() as tmp:
+            index_dir = Path(tmp)
+            seconds = build(index_dir, texts, vectors, Service(settings, embedder))
+            del texts, vectors
+            disk = sum(f.stat().st_size for f in index_dir.rglob("*") if f.is_file()) / 2**20
+            out = subprocess.run(
+                [sys.executable, "-m", "bench.scale", "--probe", str(index_dir)],
+                capture_output=True,
+                text=True,
+                check=True,
+                cwd=ROOT,
+            ).stdout
+            result = json.loads(out.strip().splitlines()[-1])
+        latency = "".join(f"{p50:>9.1f}/{p99:<6.1f}" for p50, p99 in result["latency"].values())
+        memory = result["memory"]
+        index = result["index"]
+        described = index["type"] + (
+            f" nlist={index['nlist']} nprobe={index['nprobe']}" if "nlist" in index else ""
+        )
+        print(
+            f"{size:>9} {kind:<9}{embed_seconds:>8.1f}{seconds:>8.1f}{disk:>8.0f}{memory['VmRSS']:>7.0f}"
+            f"{memory['RssAnon']:>8.0f}{latency}{result['recall']:>10.3f}  {described}",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
