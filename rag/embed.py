@@ -161,10 +161,12 @@ def onnx_export(model: str, backend: Backend, cache_dir: Path) -> tuple[Path, st
             tmp = Path(tempfile.mkdtemp(dir=directory.parent, prefix=".export-"))
             try:
                 with _quiet("sentence_transformers", "transformers", "optimum"):
-                    model = SentenceTransformer(source, device="cpu", backend="onnx", local_files_only=True)
-                    model.save(str(tmp))
+                    exported = SentenceTransformer(
+                        source, device="cpu", backend="onnx", local_files_only=True
+                    )
+                    exported.save(str(tmp))
                     if quantisation:
-                        export_dynamic_quantized_onnx_model(model, quantisation, str(tmp))  # type: ignore[arg-type]
+                        export_dynamic_quantized_onnx_model(exported, quantisation, str(tmp))  # type: ignore[arg-type]
                 shutil.rmtree(directory, ignore_errors=True)
                 tmp.rename(directory)
             finally:
