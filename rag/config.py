@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     dense_weight: float = Field(1.0, ge=0)
     bm25_weight: float = Field(1.0, ge=0)
     rrf_k: int = Field(10, ge=1)
+    # BM25 ranks at most this many passages: on a large index, words found in more passages than this
+    # are left out of the lexical query, rarest words first kept (README, "Performance").
+    bm25_budget: int = Field(10_000, ge=100)
     # A journalist's question that matches keeps this share of its score and lends the rest to the
     # reply that follows it (1.0 turns the promotion off).
     question_penalty: float = Field(0.5, ge=0, le=1)

@@ -67,6 +67,7 @@ class Embedder:
     @cached_property
     def model(self) -> SentenceTransformer:
         with self._lock:
+            import onnxruntime
             from sentence_transformers import SentenceTransformer
             from transformers.utils import logging as hf_logging
 
@@ -76,12 +77,20 @@ class Embedder:
                 if self.backend == "torch":
                     return SentenceTransformer(source, device="cpu", local_files_only=True)
                 directory, file_name = onnx_export(self.name, self.backend, self.cache_dir)
+                options = onnxruntime.SessionOptions()
+                # Idle threads sleep instead of spinning: a search runs FAISS and SQLite on the cores
+                # right after embedding its question.
+                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
                 return SentenceTransformer(
                     str(directory),
                     device="cpu",
                     backend="onnx",
                     local_files_only=True,
-                    model_kwargs={"file_name": file_name, "provider": "CPUExecutionProvider"},
+                    model_kwargs={
+                        "file_name": file_name,
+                        "provider": "CPUExecutionProvider",
+                        "session_options": options,
+                    },
                 )
             except (OSError, ValueError) as exc:
                 raise RagError(

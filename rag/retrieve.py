@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
+import functools
 import math
+import os
 import re
 import sqlite3
 import unicodedata
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
 from rag.index.dense import DenseIndex
-from rag.index.lexical import ChunkStore
+from rag.index.lexical import BM25_WEIGHTS, ChunkStore
 from rag.text import content_words
 from rag.types import Filters, Passage
 
 Mode = Literal["dense", "bm25", "hybrid"]
 MODES: tuple[Mode, ...] = ("dense", "bm25", "hybrid")
+
+_BM25_K1, _BM25_B = 1.2, 0.75  # FTS5's bm25() constants
+
+# Dense searches run here while the calling thread searches BM25: both release the GIL.
+_SEARCHES = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="dense-search")
 
 
 @dataclass(frozen=True)
@@ -29,6 +37,7 @@ class FusionSettings:
     bm25_weight: float = 1.0
     rrf_k: int = 60
     depth: int = 100  # candidates taken from each retriever before fusion
+    bm25_budget: int = 10_000  # BM25 ranks at most this many passages (Retriever._lexical_query)
     question_penalty: float = 0.5  # a journalist's question ranks below the answer it gets
     duplicate_threshold: float = 0.8  # word-shingle overlap above which two passages are one statement
 
@@ -58,7 +67,9 @@ class Retriever:
         self.store = store
         self.dense = dense
         self.fusion = fusion
-        self._count: int | None = None  # a generation never changes: counted once
+        self._count: int | None = None  # a generation never changes: counted once, and so are matches
+        self._matches = functools.lru_cache(maxsize=8192)(store.matches)
+        self._statistics: tuple[int, float] | None = None
 
     def search(
         self,
@@ -78,14 +89,19 @@ class Retriever:
         if allowed is not None and not allowed.size:
             return [], []
         depth = max(self.fusion.depth, 4 * k)
-        cosines: dict[int, float] = {}
+        dense = None
+        if mode in ("dense", "hybrid") and query_vector is not None:  # FAISS and SQLite run side by side
+            dense = _SEARCHES.submit(self.dense.search, query_vector, depth, allowed)
         rankings: list[tuple[Sequence[int], float]] = []
-        if mode in ("dense", "hybrid") and query_vector is not None:
-            dense_rows, scores = self.dense.search(query_vector, depth, allowed)
-            cosines = dict(zip(dense_rows, scores, strict=True))
-            rankings.append((dense_rows, self.fusion.dense_weight))
         if mode in ("bm25", "hybrid"):
-            rankings.append((self._bm25(question, depth, filters), self.fusion.bm25_weight))
+            rankings.append(
+                ([row for row, _ in self._bm25(question, depth, filters)], self.fusion.bm25_weight)
+            )
+        cosines: dict[int, float] = {}
+        if dense is not None:
+            dense_rows, scores = dense.result()
+            cosines = dict(zip(dense_rows, scores, strict=True))
+            rankings.insert(0, (dense_rows, self.fusion.dense_weight))  # first: ties keep their order
         fused = fuse(rankings, self.fusion.rrf_k)
         fused = self._promote_answers(fused, allowed)
         ordered = sorted(fused.items(), key=lambda item: -item[1])
@@ -111,12 +127,8 @@ class Retriever:
         found: dict[int, float] = dict.fromkeys(rows, 0.0)
         marks = ",".join("?" * len(rows))
         for term in content_words(question):
-            quoted = f'"{term}"'
-            df = self.store.db.execute(
-                "SELECT COUNT(*) FROM (SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?)",
-                (quoted, n),
-            ).fetchone()[0]
-            weights[term] = math.log((n + 1) / (df + 0.5))
+            quoted = fts_query([term])
+            weights[term] = math.log((n + 1) / (self._matches(quoted, n) + 0.5))
             for (row,) in self.store.db.execute(
                 f"SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? AND rowid IN ({marks})",
                 (quoted, *rows),
@@ -141,21 +153,71 @@ class Retriever:
         )
         return np.fromiter((r[0] for r in rows), dtype=np.int64)
 
-    def _bm25(self, question: str, depth: int, filters: Filters) -> list[int]:
-        match = fts_query(question)
+    def _bm25(self, question: str, depth: int, filters: Filters) -> list[tuple[int, float]]:
+        """The top rows by BM25 and their scores (FTS5's: negative, lower is better)."""
+        match, left_out = self._lexical_query(question)
         if not match:
             return []
         where, params = _filter_sql(filters) if filters else ("1", [])
-        try:
-            rows = self.store.db.execute(
-                "SELECT f.rowid FROM chunks_fts f JOIN chunks c ON c.row = f.rowid "
-                f"JOIN documents d USING (doc_id) WHERE chunks_fts MATCH ? AND {where} "
-                "ORDER BY bm25(chunks_fts, 1.0, 0.3) LIMIT ?",
-                [match, *params, depth],
-            )
-            return [r[0] for r in rows]
-        except sqlite3.OperationalError:  # a query FTS5 cannot parse finds nothing lexically
-            return []
+        weights = ", ".join(map(str, BM25_WEIGHTS))
+        scored = self.store.db.execute(
+            f"SELECT row, score FROM (SELECT f.rowid AS row, bm25(chunks_fts, {weights}) AS score "
+            "FROM chunks_fts f JOIN chunks c ON c.row = f.rowid JOIN documents d USING (doc_id) "
+            f"WHERE chunks_fts MATCH ? AND {where} LIMIT ?) ORDER BY score LIMIT ?",
+            [match, *params, self.fusion.bm25_budget, depth],
+        ).fetchall()
+        if left_out and scored:
+            return self._score_left_out(scored, left_out)
+        return scored
+
+    def _lexical_query(self, question: str) -> tuple[str, list[str]]:
+        """The FTS5 query for a question, chosen so that BM25 ranks at most bm25_budget passages, and the
+        words it leaves out.
+
+        FTS5 scores every passage that matches, so on a large index a frequent word ("Russia" in half
+        the passages) costs seconds. All the question's words are searched when their passages fit the
+        budget, as they always do on a small index; otherwise the rarest words whose passages fit; and
+        when even the rarest word is in more passages than the budget, the rarest words together (AND),
+        added until the passages holding all of them fit or the words run out, then only the first
+        bm25_budget of those are ranked. The words left out still count: _score_left_out.
+        """
+        budget = self.fusion.bm25_budget
+        counts = {w: self._matches(fts_query([w]), budget + 1) for w in content_words(question)}
+        words = sorted((w for w in counts if counts[w]), key=counts.__getitem__)
+        chosen: list[str] = []
+        total = 0
+        for word in words:
+            if chosen and total + counts[word] > budget:
+                break
+            chosen.append(word)
+            total += counts[word]
+        if total <= budget:
+            return fts_query(chosen), words[len(chosen) :]
+        n = 1
+        while n < len(words) and self._matches(fts_query(words[:n], "AND"), budget + 1) > budget:
+            n += 1
+        return fts_query(words[:n], "AND"), words[n:]
+
+    def _score_left_out(self, scored: list[tuple[int, float]], words: list[str]) -> list[tuple[int, float]]:
+        """Rank the top passages as if the words left out of the FTS5 query had been searched too: add their
+        terms to FTS5's bm25() scores (negative: lower is better) exactly as bm25() computes them, with
+        k1 1.2, b 0.75, IDF log((N - n + 0.5) / (n + 0.5)) floored at 1e-6, and lengths over both columns.
+
+        Measured on BEIR SciFact with the budget at 4% of the passages: BM25 nDCG@10 0.597 without, 0.669
+        with, against 0.668 searching every word (README, "Performance").
+        """
+        if self._statistics is None:
+            self._statistics = self.store.bm25_statistics()
+        n_rows, mean_length = self._statistics
+        lengths, frequencies = self.store.term_frequencies([row for row, _ in scored], words)
+        extra: dict[int, float] = {}
+        for word, per_row in frequencies.items():
+            n = self._matches(fts_query([word]), n_rows)
+            idf = max(math.log((n_rows - n + 0.5) / (n + 0.5)), 1e-6)
+            for row, f in per_row.items():
+                norm = _BM25_K1 * (1 - _BM25_B + _BM25_B * lengths[row] / mean_length)
+                extra[row] = extra.get(row, 0.0) + idf * f * (_BM25_K1 + 1) / (f + norm)
+        return sorted(((row, score - extra.get(row, 0.0)) for row, score in scored), key=lambda item: item[1])
 
     def _promote_answers(self, fused: dict[int, float], allowed: np.ndarray | None) -> dict[int, float]:
         """A matching journalist's question lends its score to the reply that follows it."""
@@ -227,9 +289,9 @@ class Retriever:
         }
 
 
-def fts_query(question: str) -> str:
-    """An FTS5 OR-query of the question's content words, each quoted so nothing is read as syntax."""
-    return " OR ".join(f'"{w}"' for w in content_words(question))
+def fts_query(words: Sequence[str], operator: Literal["OR", "AND"] = "OR") -> str:
+    """An FTS5 query of words (content_words: letters and digits only), each quoted as a phrase."""
+    return f" {operator} ".join(f'"{w}"' for w in words)
 
 
 def _filter_sql(filters: Filters) -> tuple[str, list[object]]:

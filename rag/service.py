@@ -72,6 +72,7 @@ class Service:
                         dense_weight=self.settings.dense_weight,
                         bm25_weight=self.settings.bm25_weight,
                         rrf_k=self.settings.rrf_k,
+                        bm25_budget=self.settings.bm25_budget,
                         question_penalty=self.settings.question_penalty,
                     )
                     store = ChunkStore(generation / DATABASE, readonly=True)

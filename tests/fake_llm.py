@@ -51,19 +51,35 @@ class FakeLLM:
                 reply = fake.next_reply()
                 time.sleep(reply.delay)
                 if reply.status != 200:
-                    self._send(reply.status, json.dumps({"error": {"message": "scripted failure"}}).encode(),
-                               {"retry-after-ms": "10"})
+                    self._send(
+                        reply.status,
+                        json.dumps({"error": {"message": "scripted failure"}}).encode(),
+                        {"retry-after-ms": "10"},
+                    )
                 elif reply.raw is not None:
                     self._send(200, reply.raw)
                 elif body.get("stream"):
                     self._stream(body["model"], reply)
                 else:
-                    self._send(200, json.dumps({
-                        "id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": body["model"],
-                        "choices": [{"index": 0, "finish_reason": "stop",
-                                     "message": {"role": "assistant", "content": reply.content}}],
-                        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-                    }).encode())
+                    self._send(
+                        200,
+                        json.dumps(
+                            {
+                                "id": "chatcmpl-1",
+                                "object": "chat.completion",
+                                "created": 0,
+                                "model": body["model"],
+                                "choices": [
+                                    {
+                                        "index": 0,
+                                        "finish_reason": "stop",
+                                        "message": {"role": "assistant", "content": reply.content},
+                                    }
+                                ],
+                                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+                            }
+                        ).encode(),
+                    )
 
             def _send(self, status: int, payload: bytes, headers: dict[str, str] | None = None) -> None:
                 self.send_response(status)
@@ -82,8 +98,13 @@ class FakeLLM:
                 pieces = reply.pieces or [w + " " for w in reply.content.split(" ")]
                 for piece in [*pieces, None]:
                     delta = {"content": piece} if piece is not None else {}
-                    chunk = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 0, "model": model,
-                             "choices": [{"index": 0, "delta": delta, "finish_reason": None if piece else "stop"}]}
+                    chunk = {
+                        "id": "chatcmpl-1",
+                        "object": "chat.completion.chunk",
+                        "created": 0,
+                        "model": model,
+                        "choices": [{"index": 0, "delta": delta, "finish_reason": None if piece else "stop"}],
+                    }
                     self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
                     self.wfile.flush()
                     time.sleep(reply.piece_delay)

@@ -26,7 +26,9 @@ def manifest(service) -> dict:
     return json.loads((current_generation(service.settings.index_dir) / "manifest.json").read_text())
 
 
-def test_an_index_past_the_threshold_is_ivf_and_agrees_with_exact_search(make_service, seed_service, tmp_path):
+def test_an_index_past_the_threshold_is_ivf_and_agrees_with_exact_search(
+    make_service, seed_service, tmp_path
+):
     docs = tmp_path / "docs"
     shutil.copytree(DOCS, docs)
     ann = make_service(docs, ann_threshold=100)

@@ -117,7 +117,11 @@ def test_report_writes_markdown_and_chart(seed_service, tmp_path):
     result = rag_eval(seed_service.settings.index_dir, "--report", str(report), "--json")
     assert result.returncode == 0, result.stderr
     text = report.read_text()
-    assert "| metric | dense | bm25 | hybrid |" in text and "| hit@5 |" in text and "![hit@k by mode](run.png)" in text
+    assert (
+        "| metric | dense | bm25 | hybrid |" in text
+        and "| hit@5 |" in text
+        and "![hit@k by mode](run.png)" in text
+    )
     assert report.with_suffix(".png").read_bytes().startswith(b"\x89PNG")
 
 
@@ -127,14 +131,25 @@ def test_beir_runner_on_a_tiny_dataset(tmp_path, embedder):
     from rag.evaluate import evaluate_beir
 
     (tmp_path / "qrels").mkdir()
-    corpus = [("d1", "Penguins", "Penguins are flightless birds living in the Southern Hemisphere."),
-              ("d2", "Volcanoes", "A volcano erupts when magma rises through the crust."),
-              ("d3", "Tea", "Green tea is made from unoxidised leaves of Camellia sinensis."),
-              ("d4", "", "The stock market fell sharply on Monday amid inflation fears.")]
-    (tmp_path / "corpus.jsonl").write_text("".join(
-        json.dumps({"_id": i, "title": t, "text": x}) + "\n" for i, t, x in corpus))
-    (tmp_path / "queries.jsonl").write_text("".join(json.dumps({"_id": q, "text": t}) + "\n" for q, t in [
-        ("q1", "birds that cannot fly"), ("q2", "what makes magma erupt"), ("q3", "unjudged query")]))
+    corpus = [
+        ("d1", "Penguins", "Penguins are flightless birds living in the Southern Hemisphere."),
+        ("d2", "Volcanoes", "A volcano erupts when magma rises through the crust."),
+        ("d3", "Tea", "Green tea is made from unoxidised leaves of Camellia sinensis."),
+        ("d4", "", "The stock market fell sharply on Monday amid inflation fears."),
+    ]
+    (tmp_path / "corpus.jsonl").write_text(
+        "".join(json.dumps({"_id": i, "title": t, "text": x}) + "\n" for i, t, x in corpus)
+    )
+    (tmp_path / "queries.jsonl").write_text(
+        "".join(
+            json.dumps({"_id": q, "text": t}) + "\n"
+            for q, t in [
+                ("q1", "birds that cannot fly"),
+                ("q2", "what makes magma erupt"),
+                ("q3", "unjudged query"),
+            ]
+        )
+    )
     (tmp_path / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t1\n")
     result = evaluate_beir(tmp_path, Settings(), embedder)
     assert (result.documents, result.queries) == (4, 2)

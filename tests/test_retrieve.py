@@ -7,7 +7,8 @@ import shutil
 import pytest
 
 from rag.errors import BadInput
-from rag.retrieve import fts_query, fuse
+from rag.retrieve import FusionSettings, Retriever, fts_query, fuse
+from rag.text import content_words
 from rag.types import Filters
 from tests.conftest import DOCS
 
@@ -99,8 +100,34 @@ def test_fusion_weights_and_ranks():
 
 
 def test_fts_query_quotes_every_word():
-    assert (
-        fts_query('What about "NEAR(x)" AND Syria\'s OR -troika?')
-        == '"near" OR "x" OR "syria" OR "s" OR "troika"'
+    words = content_words('What about "NEAR(x)" AND Syria\'s OR -troika?')
+    assert fts_query(words) == '"near" OR "x" OR "syria" OR "s" OR "troika"'
+    assert fts_query(words[2:4], "AND") == '"syria" AND "s"'
+    assert fts_query(content_words("what is the")) == ""
+
+
+def test_bm25_over_budget_searches_the_rarest_words_and_scores_all(seed_service):
+    """With more matches than its budget, BM25 searches the rarest words (or all of them together), yet
+    scores what it finds with every word, exactly as FTS5 does when searching them all."""
+    live = seed_service.retriever
+    question = "What did Kelly Clements say about Russia and Syria?"
+    everything = dict(live._bm25(question, 1000, Filters()))
+    assert len(everything) > 50  # "Russia" is in most passages
+    tight = Retriever(live.store, live.dense, FusionSettings(bm25_budget=4))
+    assert [row for row, _ in tight._bm25(question, 100, Filters())] == [
+        max(everything, key=lambda r: -everything[r])
+    ]
+    passages, _ = tight.search(question, None, 5, Filters(), "bm25")
+    assert "Kelly Clements" in passages[0].text
+    some = Retriever(live.store, live.dense, FusionSettings(bm25_budget=20))
+    found = some._bm25(question, 100, Filters())
+    assert 1 < len(found) < len(everything)
+    assert [score for _, score in found] == pytest.approx([everything[row] for row, _ in found], rel=1e-9)
+    common = "Russia and Syria cooperation"  # every word in more than 4 passages: all of them together
+    rows = [row for row, _ in tight._bm25(common, 100, Filters())]
+    texts = live.store.db.execute(
+        f"SELECT text || ' ' || context FROM chunks_fts WHERE rowid IN ({','.join('?' * len(rows))})", rows
     )
-    assert fts_query("what is the") == ""
+    assert len(rows) == 4 and all(
+        {"russia", "syria", "cooperation"} <= set(content_words(t)) for (t,) in texts
+    )

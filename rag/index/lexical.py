@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from collections.abc import Iterable
@@ -9,7 +10,10 @@ from pathlib import Path
 
 from rag.types import Chunk, Document, Paragraph
 
-_SCHEMA = """
+TOKENIZER = "porter unicode61 remove_diacritics 2"
+BM25_WEIGHTS = (1.0, 0.3)  # of the text and context columns in BM25 scores
+
+_SCHEMA = f"""
 CREATE TABLE documents (
     doc_id TEXT PRIMARY KEY, title TEXT NOT NULL, date TEXT, time TEXT, place TEXT, speaker TEXT,
     text TEXT NOT NULL, paragraphs TEXT NOT NULL, sha256 TEXT NOT NULL, source TEXT NOT NULL
@@ -22,7 +26,7 @@ CREATE TABLE chunks (
 );
 CREATE INDEX chunks_by_doc ON chunks(doc_id);
 -- The question a reply answers is indexed beside the reply, so that BM25 finds the answer too.
-CREATE VIRTUAL TABLE chunks_fts USING fts5(text, context, tokenize='porter unicode61 remove_diacritics 2');
+CREATE VIRTUAL TABLE chunks_fts USING fts5(text, context, tokenize='{TOKENIZER}');
 """
 
 
@@ -101,6 +105,55 @@ class ChunkStore:
     def chunk_count(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
 
+    def matches(self, query: str, limit: int) -> int:
+        """How many chunks match an FTS5 query, counted up to limit (counting costs a step per match)."""
+        sql = "SELECT COUNT(*) FROM (SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?)"
+        return int(self.db.execute(sql, (query, limit)).fetchone()[0])
+
+    def bm25_statistics(self) -> tuple[int, float]:
+        """(passages, mean tokens per passage over both columns), from FTS5's averages record."""
+        record = self.db.execute("SELECT block FROM chunks_fts_data WHERE id = 1").fetchone()
+        rows, *columns = _varints(record[0]) if record else [0]
+        return rows, (sum(columns) / rows if rows else 0.0)
+
+    def term_frequencies(
+        self, rows: list[int], words: list[str]
+    ) -> tuple[dict[int, int], dict[str, dict[int, float]]]:
+        """For rows: the length of each in tokens (both columns), and per word its frequency in each, as
+        FTS5's bm25() counts it (an occurrence weighs its column's BM25_WEIGHTS).
+
+        The rows are tokenised by FTS5 itself, in a scratch in-memory table with the index's tokenizer, so
+        that words are stemmed and split exactly as in the index; a word of several tokens is left out.
+        """
+        marks = ",".join("?" * len(rows))
+        texts = self.db.execute(
+            f"SELECT rowid, text, context FROM chunks_fts WHERE rowid IN ({marks})", rows
+        ).fetchall()
+        weights = dict(zip(("text", "context"), BM25_WEIGHTS, strict=True))
+        with contextlib.closing(sqlite3.connect(":memory:")) as scratch:
+            scratch.execute(f"CREATE VIRTUAL TABLE t USING fts5(text, context, tokenize='{TOKENIZER}')")
+            scratch.execute("CREATE VIRTUAL TABLE v USING fts5vocab(t, instance)")
+            scratch.executemany("INSERT INTO t(rowid, text, context) VALUES (?,?,?)", texts)
+            scratch.executemany(
+                "INSERT INTO t(rowid, text, context) VALUES (?,?,'')",
+                [(-1 - i, w) for i, w in enumerate(words)],
+            )
+            tokens: dict[str, list[str]] = {}
+            for doc, term in scratch.execute("SELECT doc, term FROM v WHERE doc < 0"):
+                tokens.setdefault(words[-1 - doc], []).append(term)
+            stems = {word: terms[0] for word, terms in tokens.items() if len(terms) == 1}
+            lengths = dict(
+                scratch.execute("SELECT doc, COUNT(*) FROM v WHERE doc >= 0 GROUP BY doc").fetchall()
+            )
+            frequencies: dict[str, dict[int, float]] = {stem: {} for stem in stems.values()}
+            marks = ",".join("?" * len(frequencies))
+            for term, doc, column, n in scratch.execute(
+                f"SELECT term, doc, col, COUNT(*) FROM v WHERE doc >= 0 AND term IN ({marks}) GROUP BY 1,2,3",
+                list(frequencies),
+            ):
+                frequencies[term][doc] = frequencies[term].get(doc, 0.0) + weights[column] * n
+        return lengths, {word: frequencies[stem] for word, stem in stems.items()}
+
     def chunk_counts(self) -> dict[str, int]:
         return dict(self.db.execute("SELECT doc_id, COUNT(*) FROM chunks GROUP BY doc_id").fetchall())
 
@@ -146,3 +199,16 @@ def _chunk(r: sqlite3.Row) -> Chunk:
         context=r["context"],
         is_question=bool(r["is_question"]),
     )
+
+
+def _varints(record: bytes) -> list[int]:
+    """The SQLite varints of an FTS5 record: big-endian 7-bit groups, high bit set on all but the last,
+    and a ninth byte (if any) giving 8 bits."""
+    values: list[int] = []
+    value = length = 0
+    for byte in record:
+        value, length = (value << 8 | byte, 9) if length == 8 else (value << 7 | byte & 0x7F, length + 1)
+        if length == 9 or not byte & 0x80:
+            values.append(value)
+            value = length = 0
+    return values

@@ -48,7 +48,9 @@ def start_server(index: Path, **env: str) -> Server:
     log = open(index.parent / f"server-{port}.log", "wb")  # noqa: SIM115 (the server's lifetime)
     process = subprocess.Popen(
         [sys.executable, "-m", "rag.cli", "serve", "--port", str(port), "--index", str(index)],
-        env=full_env, stdout=log, stderr=subprocess.STDOUT,
+        env=full_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     server = Server(f"http://127.0.0.1:{port}", index, full_env, process)
     deadline = time.monotonic() + 180

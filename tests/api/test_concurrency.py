@@ -10,15 +10,25 @@ import pytest
 from tests.conftest import DOCS
 
 pytestmark = pytest.mark.slow
-QUESTIONS = ["refugees returning to Syria", "trade between Russia and ASEAN", "terrorism in Southeast Asia",
-             "the Korean Peninsula", "Zhukovsky-Penguin detention in Thailand", "young diplomats in Vladivostok"]
+QUESTIONS = [
+    "refugees returning to Syria",
+    "trade between Russia and ASEAN",
+    "terrorism in Southeast Asia",
+    "the Korean Peninsula",
+    "Zhukovsky-Penguin detention in Thailand",
+    "young diplomats in Vladivostok",
+]
 
 
 def test_searches_stay_consistent_during_writes(server):
     with server.client() as http:
-        texts = {d["doc_id"]: http.get(f"/documents/{d['doc_id']}").json()["text"]
-                 for d in http.get("/documents").json()["documents"]}
-    upload = (DOCS / "001_b6cd861ff3b78f22.txt").read_text().replace("Dmitry Ukrainsky", "Ivan Zhukovsky-Penguin")
+        texts = {
+            d["doc_id"]: http.get(f"/documents/{d['doc_id']}").json()["text"]
+            for d in http.get("/documents").json()["documents"]
+        }
+    upload = (
+        (DOCS / "001_b6cd861ff3b78f22.txt").read_text().replace("Dmitry Ukrainsky", "Ivan Zhukovsky-Penguin")
+    )
     deleted = "003_33af551afb6d7a3b"
     errors: list[str] = []
     responses: list[dict] = []
@@ -53,9 +63,15 @@ def test_searches_stay_consistent_during_writes(server):
         passages = body["passages"]
         assert [p["rank"] for p in passages] == list(range(1, 6))
         for p in passages:
-            assert texts[p["doc_id"]][p["start"]:p["end"]] == p["text"]  # old or new index, never a mix
+            assert texts[p["doc_id"]][p["start"] : p["end"]] == p["text"]  # old or new index, never a mix
     with server.client() as http:
-        after = http.post("/search", json={"question": "Zhukovsky-Penguin detention", "k": 3}).json()["passages"]
+        after = http.post("/search", json={"question": "Zhukovsky-Penguin detention", "k": 3}).json()[
+            "passages"
+        ]
         assert after[0]["doc_id"] == "zhukovsky"
-        assert all(p["doc_id"] != deleted for p in
-                   http.post("/search", json={"question": "ASEAN Regional Forum on Security", "k": 20}).json()["passages"])
+        assert all(
+            p["doc_id"] != deleted
+            for p in http.post(
+                "/search", json={"question": "ASEAN Regional Forum on Security", "k": 20}
+            ).json()["passages"]
+        )

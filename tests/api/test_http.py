@@ -12,27 +12,47 @@ from tests.conftest import DOCS
 
 pytestmark = pytest.mark.slow
 QUESTION = "What did Lavrov say about refugees returning to Syria?"
-PASSAGE_FIELDS = {"rank", "score", "chunk_id", "doc_id", "title", "date", "place", "speaker", "text", "start", "end"}
+PASSAGE_FIELDS = {
+    "rank",
+    "score",
+    "chunk_id",
+    "doc_id",
+    "title",
+    "date",
+    "place",
+    "speaker",
+    "text",
+    "start",
+    "end",
+}
 
 
 def test_health_readiness_and_openapi(server):
     with server.client() as http:
         assert http.get("/healthz").json() == {"status": "ok"}
-        assert http.get("/readyz").json() == {"status": "ready", "documents": 5, "chunks": pytest.approx(113, abs=60)}
+        assert http.get("/readyz").json() == {
+            "status": "ready",
+            "documents": 5,
+            "chunks": pytest.approx(113, abs=60),
+        }
         schema = http.get("/openapi.json").json()
-        assert {"/search", "/ask", "/documents", "/documents/{doc_id}", "/healthz", "/readyz"} <= set(schema["paths"])
+        assert {"/search", "/ask", "/documents", "/documents/{doc_id}", "/healthz", "/readyz"} <= set(
+            schema["paths"]
+        )
         assert schema["components"]["schemas"]["SearchRequest"]["example"]["question"]
         assert "swagger" in http.get("/docs").text.lower()
 
 
 def test_search_returns_cited_passages(server):
     with server.client() as http:
-        body = http.post("/search", json={"question": QUESTION, "k": 3, "filters": {"speaker": "lavrov"}}).json()
+        body = http.post(
+            "/search", json={"question": QUESTION, "k": 3, "filters": {"speaker": "lavrov"}}
+        ).json()
         assert len(body["passages"]) == 3 and body["took_ms"] > 0
         for p in body["passages"]:
             assert set(p) == PASSAGE_FIELDS and p["speaker"] == "Sergey Lavrov"
             doc = http.get(f"/documents/{p['doc_id']}").json()
-            assert doc["text"][p["start"]:p["end"]] == p["text"]
+            assert doc["text"][p["start"] : p["end"]] == p["text"]
 
 
 def test_ask_quotes_verbatim(server):
@@ -42,13 +62,18 @@ def test_ask_quotes_verbatim(server):
         assert not body["abstained"] and body["citations"]
         for c in body["citations"]:
             text = http.get(f"/documents/{c['doc_id']}").json()["text"]
-            assert text[c["start"]:c["end"]] == c["quote"] and f'"{c["quote"]}" [{c["n"]}]' in body["answer"]
+            assert (
+                text[c["start"] : c["end"]] == c["quote"] and f'"{c["quote"]}" [{c["n"]}]' in body["answer"]
+            )
         off_topic = http.post("/ask", json={"question": "What is the recipe for borscht?"}).json()
         assert off_topic["abstained"] and off_topic["citations"] == [] and off_topic["passages"]
 
 
 def test_ask_streams_server_sent_events(server):
-    with server.client() as http, http.stream("POST", "/ask", json={"question": QUESTION, "stream": True}) as r:
+    with (
+        server.client() as http,
+        http.stream("POST", "/ask", json={"question": QUESTION, "stream": True}) as r,
+    ):
         assert r.headers["content-type"].startswith("text/event-stream")
         events = []
         for block in r.read().decode().strip().split("\n\n"):
@@ -67,8 +92,14 @@ def test_documents_list_and_detail(server):
         assert sorted(d["doc_id"] for d in docs) == sorted(p.stem for p in DOCS.glob("*.txt"))
         first = next(d for d in docs if d["doc_id"] == "000_81888bb7363425ad")
         assert first | {"chunks": 0, "sha256": ""} == {
-            "doc_id": "000_81888bb7363425ad", "date": "2018-08-02", "place": "Singapore",
-            "speakers": ["Sergey Lavrov", "Question"], "chunks": 0, "sha256": "", "title": first["title"]}
+            "doc_id": "000_81888bb7363425ad",
+            "date": "2018-08-02",
+            "place": "Singapore",
+            "speakers": ["Sergey Lavrov", "Question"],
+            "chunks": 0,
+            "sha256": "",
+            "title": first["title"],
+        }
         assert first["chunks"] > 5 and len(first["sha256"]) == 64
 
 
@@ -78,14 +109,38 @@ def test_documents_list_and_detail(server):
         ("POST", "/search", {"question": ""}, 422, "question is empty"),
         ("POST", "/search", {"question": " \n\t "}, 422, "question is empty"),
         ("POST", "/search", {"question": "x" * 2001}, 422, "the limit is 2000"),
-        ("POST", "/search", {"question": "ASEAN", "k": 0}, 422, "k: Input should be greater than or equal to 1"),
+        (
+            "POST",
+            "/search",
+            {"question": "ASEAN", "k": 0},
+            422,
+            "k: Input should be greater than or equal to 1",
+        ),
         ("POST", "/ask", {"question": "ASEAN", "k": 51}, 422, "k: Input should be less than or equal to 50"),
-        ("POST", "/search", {"question": "ASEAN", "filters": {"speakers": "x"}}, 422, "filters.speakers: unknown field"),
+        (
+            "POST",
+            "/search",
+            {"question": "ASEAN", "filters": {"speakers": "x"}},
+            422,
+            "filters.speakers: unknown field",
+        ),
         ("POST", "/search", {"question": "ASEAN", "colour": 1}, 422, "colour: unknown field"),
         ("POST", "/search", {"question": "ASEAN", "filters": {"since": "2020-02-30"}}, 422, "filters.since"),
         ("POST", "/ask", {"question": "ASEAN", "filters": {"until": "yesterday"}}, 422, "filters.until"),
-        ("POST", "/search", {"question": "ASEAN", "filters": {"since": "2020-01-02", "until": "2020-01-01"}}, 422, "after"),
-        ("POST", "/search", {"question": "ASEAN", "filters": {"doc_ids": ["nope"]}}, 404, "unknown doc_id 'nope'"),
+        (
+            "POST",
+            "/search",
+            {"question": "ASEAN", "filters": {"since": "2020-01-02", "until": "2020-01-01"}},
+            422,
+            "after",
+        ),
+        (
+            "POST",
+            "/search",
+            {"question": "ASEAN", "filters": {"doc_ids": ["nope"]}},
+            404,
+            "unknown doc_id 'nope'",
+        ),
         ("POST", "/ask", {"question": "ASEAN", "llm": "gpt"}, 422, "llm"),
         ("POST", "/search", ["question"], 422, "body"),
         ("GET", "/documents/nope", None, 404, "unknown doc_id 'nope'"),
@@ -101,7 +156,9 @@ def test_bad_input_gets_a_readable_4xx(server, method, path, payload, status, de
 
 def test_malformed_json_and_uploads(server):
     with server.client() as http:
-        bad_json = http.post("/search", content=b'{"question": ', headers={"content-type": "application/json"})
+        bad_json = http.post(
+            "/search", content=b'{"question": ', headers={"content-type": "application/json"}
+        )
         assert bad_json.status_code == 422 and "malformed JSON" in bad_json.json()["detail"]
         before = http.get("/documents").json()
         too_big = http.post("/documents", files={"file": ("big.txt", b"Title\n\n" + b"word " * 60_000)})
@@ -120,15 +177,23 @@ def test_malformed_json_and_uploads(server):
 
 
 def test_upload_search_delete_and_restart(server):
-    transcript = (DOCS.parent / "docs_raw" / "001_b6cd861ff3b78f22.txt").read_text().replace(
-        "Dmitry Ukrainsky", "Ivan Zhukovsky-Penguin")
+    transcript = (
+        (DOCS.parent / "docs_raw" / "001_b6cd861ff3b78f22.txt")
+        .read_text()
+        .replace("Dmitry Ukrainsky", "Ivan Zhukovsky-Penguin")
+    )
     with server.client() as http:
         uploaded = http.post("/documents", files={"file": ("fresh_001.txt", transcript.encode())})
         assert uploaded.status_code == 201, uploaded.text
         assert uploaded.json()["doc_id"] == "fresh_001" and uploaded.json()["place"] == "Vientiane"
-        text_doc = http.post("/documents", json={"doc_id": "note_1", "text": "Note\n\nSergey Lavrov: Walruses need protection."})
+        text_doc = http.post(
+            "/documents",
+            json={"doc_id": "note_1", "text": "Note\n\nSergey Lavrov: Walruses need protection."},
+        )
         assert text_doc.status_code == 201
-        hits = http.post("/search", json={"question": "Zhukovsky-Penguin detention", "k": 1}).json()["passages"]
+        hits = http.post("/search", json={"question": "Zhukovsky-Penguin detention", "k": 1}).json()[
+            "passages"
+        ]
         assert hits[0]["doc_id"] == "fresh_001"
         assert http.delete("/documents/note_1").json() == {"doc_id": "note_1", "deleted": True}
         hits = http.post("/search", json={"question": "walruses protection", "k": 5}).json()["passages"]
@@ -150,9 +215,14 @@ def test_api_key_is_required_when_configured(seed_index):
         with secured.client() as anonymous:
             assert anonymous.get("/healthz").status_code == 200
             assert anonymous.get("/readyz").status_code == 200
-            for method, path in [("POST", "/search"), ("POST", "/ask"), ("GET", "/documents"),
-                                 ("GET", "/documents/000_81888bb7363425ad"), ("DELETE", "/documents/x"),
-                                 ("POST", "/documents")]:
+            for method, path in [
+                ("POST", "/search"),
+                ("POST", "/ask"),
+                ("GET", "/documents"),
+                ("GET", "/documents/000_81888bb7363425ad"),
+                ("DELETE", "/documents/x"),
+                ("POST", "/documents"),
+            ]:
                 response = anonymous.request(method, path, json={"question": "ASEAN"})
                 assert response.status_code == 401, path
                 assert "API key" in response.json()["detail"]
@@ -172,7 +242,9 @@ def test_readyz_is_503_without_an_index(tmp_path):
             ready = http.get("/readyz")
             assert ready.status_code == 503 and "rag ingest" in ready.json()["detail"]
             assert http.post("/search", json={"question": "ASEAN"}).status_code == 503
-            created = http.post("/documents", json={"doc_id": "first", "text": "T\n\nSergey Lavrov: Hello ASEAN friends."})
+            created = http.post(
+                "/documents", json={"doc_id": "first", "text": "T\n\nSergey Lavrov: Hello ASEAN friends."}
+            )
             assert created.status_code == 201
             assert http.get("/readyz").status_code == 200
     finally:
@@ -188,8 +260,11 @@ def start_server_without_index(index):
     from tests.api.conftest import Server, free_port
 
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--port", str(port), "--index", str(index)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rag.cli", "serve", "--port", str(port), "--index", str(index)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     server = Server(f"http://127.0.0.1:{port}", index, {}, process)
     for _ in range(900):
         try:

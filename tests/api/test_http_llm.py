@@ -23,8 +23,14 @@ def fake() -> Iterator[FakeLLM]:
 
 @pytest.fixture(scope="module")
 def llm_server(seed_index, fake) -> Iterator[Server]:
-    server = start_server(seed_index, llm="openai", llm_base_url=fake.url, llm_model="scripted",
-                          llm_max_retries="1", llm_timeout="5")
+    server = start_server(
+        seed_index,
+        llm="openai",
+        llm_base_url=fake.url,
+        llm_model="scripted",
+        llm_max_retries="1",
+        llm_timeout="5",
+    )
     yield server
     server.stop()
 
@@ -45,15 +51,27 @@ def test_llm_answer_with_checked_citations(llm_server, fake):
         assert body["answer"].startswith("Refugees have begun returning home in small groups [1]")
         for c in body["citations"]:
             text = http.get(f"/documents/{c['doc_id']}").json()["text"]
-            assert text[c["start"]:c["end"]] == c["quote"]
+            assert text[c["start"] : c["end"]] == c["quote"]
 
 
 def test_llm_answer_streams_then_sends_citations(llm_server, fake):
-    fake.script = [Reply("Refugees have begun returning home [1].", pieces=["Refugees ", "have begun ", "returning home [1]."])]
-    with llm_server.client() as http, http.stream("POST", "/ask", json={"question": QUESTION, "stream": True}) as r:
+    fake.script = [
+        Reply(
+            "Refugees have begun returning home [1].",
+            pieces=["Refugees ", "have begun ", "returning home [1]."],
+        )
+    ]
+    with (
+        llm_server.client() as http,
+        http.stream("POST", "/ask", json={"question": QUESTION, "stream": True}) as r,
+    ):
         events = sse(r)
     assert [name for name, _ in events] == ["passages", "answer", "answer", "answer", "done"]
-    assert [d["delta"] for name, d in events if name == "answer"] == ["Refugees ", "have begun ", "returning home [1]."]
+    assert [d["delta"] for name, d in events if name == "answer"] == [
+        "Refugees ",
+        "have begun ",
+        "returning home [1].",
+    ]
     assert events[-1][1]["citations"] and events[-1][1]["unsupported"] is False
 
 
@@ -67,7 +85,10 @@ def test_llm_failure_is_a_200_with_the_extractive_answer(llm_server, fake):
         extractive = http.post("/ask", json={"question": QUESTION, "llm": "none"}).json()
         assert body["answer"] == extractive["answer"] and "llm_error" not in extractive
     fake.script = [Reply("late", delay=30)]
-    with llm_server.client() as http, http.stream("POST", "/ask", json={"question": QUESTION, "stream": True}) as r:
+    with (
+        llm_server.client() as http,
+        http.stream("POST", "/ask", json={"question": QUESTION, "stream": True}) as r,
+    ):
         done = sse(r)[-1][1]
     assert "timed out after 5 s" in done["llm_error"] and done["citations"]
 

@@ -16,9 +16,11 @@ pytestmark = pytest.mark.slow
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 REPORTS = Path(__file__).resolve().parents[2] / "eval" / "reports"
 QUESTION = "What did Lavrov say about refugees returning to Syria?"
-EVIL = ("3 March 202112:00\n\nStatement by Foreign Minister Sergey Lavrov on markup, Moscow, March 3, 2021\n\n"
-        "Sergey Lavrov: We condemn <script>window.pwned = 1</script> attacks on websites and the "
-        "<img src=x onerror=\"window.pwned = 2\"> tags hidden in press releases.\n")
+EVIL = (
+    "3 March 202112:00\n\nStatement by Foreign Minister Sergey Lavrov on markup, Moscow, March 3, 2021\n\n"
+    "Sergey Lavrov: We condemn <script>window.pwned = 1</script> attacks on websites and the "
+    '<img src=x onerror="window.pwned = 2"> tags hidden in press releases.\n'
+)
 
 
 @pytest.fixture(scope="module")
@@ -31,9 +33,18 @@ def browser() -> Iterator[object]:
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
-                  "--disable-background-networking", "--disable-component-update"])
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-sync",
+                "--disable-background-networking",
+                "--disable-component-update",
+            ],
+        )
         yield browser
         browser.close()
 
@@ -116,13 +127,16 @@ def test_filters_errors_documents_and_upload(page, tmp_path):
     page.fill("#question", "ASEAN")
     page.press("#question", "Enter")
     page.wait_for_selector("#error:not([hidden])")
-    assert page.text_content("#error").startswith("Please check your input: since (2020-01-01) is after until")
+    assert page.text_content("#error").startswith(
+        "Please check your input: since (2020-01-01) is after until"
+    )
     page.fill("#filter-since", "")
     page.fill("#filter-until", "")
     page.select_option("#filter-doc", "003_33af551afb6d7a3b")
     ask(page, "cooperation")
-    assert {c.get_attribute("data-chunk-id").split(":")[0] for c in page.query_selector_all("#passages .card")} == {
-        "003_33af551afb6d7a3b"}
+    assert {
+        c.get_attribute("data-chunk-id").split(":")[0] for c in page.query_selector_all("#passages .card")
+    } == {"003_33af551afb6d7a3b"}
 
     page.click("#nav-documents")
     rows = page.query_selector_all("#documents-table tbody tr")
@@ -130,7 +144,9 @@ def test_filters_errors_documents_and_upload(page, tmp_path):
     assert len(rows) >= 6 and any(t.startswith("Foreign Minister Sergey Lavrov") for t in titles)
     assert rows[0].query_selector_all("td")[3].text_content().isdigit()
     transcript = tmp_path / "walrus_briefing.txt"
-    transcript.write_text("Briefing on walruses, Moscow, May 5, 2021\n\nSergey Lavrov: Walruses need a treaty too.\n")
+    transcript.write_text(
+        "Briefing on walruses, Moscow, May 5, 2021\n\nSergey Lavrov: Walruses need a treaty too.\n"
+    )
     page.set_input_files("#upload-file", str(transcript))
     page.click("#upload-form button")
     page.wait_for_function("document.querySelector('#upload-status').textContent.startsWith('Indexed')")
@@ -177,8 +193,13 @@ def test_an_llm_answer_streams_into_the_page(browser, seed_index):
     fake = FakeLLM(script=[Reply("unused")]).start()
     server = start_server(seed_index, llm="openai", llm_base_url=fake.url, llm_model="m", llm_max_retries="0")
     try:
-        fake.script = [Reply("Refugees have begun returning home [1].", piece_delay=0.4,
-                             pieces=["Refugees have ", "begun returning ", "home [1]."])]
+        fake.script = [
+            Reply(
+                "Refugees have begun returning home [1].",
+                piece_delay=0.4,
+                pieces=["Refugees have ", "begun returning ", "home [1]."],
+            )
+        ]
         context = browser.new_context()
         page = context.new_page()
         page.goto(server.url)
@@ -187,7 +208,8 @@ def test_an_llm_answer_streams_into_the_page(browser, seed_index):
         # Part of the answer is on the page while the rest is still being written.
         page.wait_for_function(
             "document.querySelector('#answer-text').textContent.startsWith('Refugees have')"
-            " && !document.querySelector('#answer-text').textContent.includes('home')")
+            " && !document.querySelector('#answer-text').textContent.includes('home')"
+        )
         assert page.text_content("#status") == "Writing the answer…"
         page.wait_for_selector("#answer-text .cite")
         assert page.text_content("#answer-text") == "Refugees have begun returning home [1]."
