@@ -98,9 +98,9 @@ async function upload(event) {
   clearError();
   try {
     const doc = await (await api("/documents", { method: "POST", body })).json();
-    $("upload-status").textContent = `Indexed “${doc.title}” (${doc.chunks} passages).`;
     $("upload-form").reset();
     await loadDocuments();
+    $("upload-status").textContent = `Indexed “${doc.title}” (${doc.chunks} passages).`;
   } catch (error) {
     $("upload-status").textContent = "";
     showError(error);
