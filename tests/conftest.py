@@ -13,6 +13,20 @@ from rag.service import Service
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs_raw"
+# The fields of a passage in CONTRACT.md, the same in `--json` output and over HTTP.
+PASSAGE_FIELDS = {
+    "rank",
+    "score",
+    "chunk_id",
+    "doc_id",
+    "title",
+    "date",
+    "place",
+    "speaker",
+    "text",
+    "start",
+    "end",
+}
 
 
 @pytest.fixture(scope="session")

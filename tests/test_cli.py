@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DOCS
+from tests.conftest import DOCS, PASSAGE_FIELDS
 
 pytestmark = pytest.mark.slow
 BIN = Path(__file__).resolve().parent.parent / ".venv" / "bin"
@@ -43,19 +43,7 @@ def test_ask_json_is_one_document_shaped_like_the_api(index):
         "start",
         "end",
     }
-    assert set(data["passages"][0]) == {
-        "rank",
-        "score",
-        "chunk_id",
-        "doc_id",
-        "title",
-        "date",
-        "place",
-        "speaker",
-        "text",
-        "start",
-        "end",
-    }
+    assert set(data["passages"][0]) == PASSAGE_FIELDS
 
 
 def test_search_json_and_filters(index):

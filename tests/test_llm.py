@@ -109,19 +109,11 @@ def test_a_429_then_success_is_retried(llm_service, fake):
     assert answer.llm_error is None and answer.citations and len(fake.requests) == 2
 
 
-def test_a_slow_llm_never_hangs_past_the_timeout(seed_service, fake):
+def test_a_slow_llm_never_hangs_past_the_timeout(llm_service, fake):
     fake.script = [Reply("too late [1]", delay=3.0)]
-    settings = seed_service.settings.model_copy(
-        update={
-            "llm": "openai",
-            "llm_base_url": fake.url,
-            "llm_model": "m",
-            "llm_timeout": 0.5,
-            "llm_max_retries": 0,
-        }
-    )
+    settings = llm_service.settings.model_copy(update={"llm_timeout": 0.5, "llm_max_retries": 0})
     started = time.monotonic()
-    answer = Service(settings, seed_service.embedder).ask(QUESTION)
+    answer = Service(settings, llm_service.embedder).ask(QUESTION)
     assert time.monotonic() - started < 2.5
     assert "timed out after 0.5 s" in answer.llm_error and answer.citations
 

@@ -8,23 +8,10 @@ import httpx
 import pytest
 
 from tests.api.conftest import start_server
-from tests.conftest import DOCS
+from tests.conftest import DOCS, PASSAGE_FIELDS
 
 pytestmark = pytest.mark.slow
 QUESTION = "What did Lavrov say about refugees returning to Syria?"
-PASSAGE_FIELDS = {
-    "rank",
-    "score",
-    "chunk_id",
-    "doc_id",
-    "title",
-    "date",
-    "place",
-    "speaker",
-    "text",
-    "start",
-    "end",
-}
 
 
 def test_health_readiness_and_openapi(server):
