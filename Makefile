@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install index serve test lint bench clean browser
+.PHONY: install doctor index serve test lint bench clean browser
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,11 @@ install: $(STAMP)
 index: install
 	$(BIN)/rag ingest docs_raw
 
-serve: index
+# The preflight: one line per check, and the fix when something would stop the service.
+doctor: install
+	$(BIN)/rag doctor
+
+serve: doctor index
 	$(BIN)/rag serve
 
 lint: install

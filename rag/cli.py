@@ -329,6 +329,26 @@ def _eval_beir(directory: Path, as_json: bool) -> None:
 
 
 @cli.command()
+@index_option
+@json_option
+def doctor(index_dir: Path | None, as_json: bool) -> None:
+    """Check what the service needs (packages, CPU, backend, model, index, LLM, disk); 1 on a failure."""
+    from rag import doctor as preflight
+
+    checks = []
+    for check in preflight.run(_settings(index_dir=index_dir)):
+        checks.append(check)
+        if not as_json:
+            click.echo(check.line())
+    report = preflight.as_json(checks)
+    if as_json:
+        _emit_json(report)
+    elif not report["ok"]:
+        click.echo("the service cannot run until the failures above are fixed", err=True)
+    sys.exit(0 if report["ok"] else 1)
+
+
+@cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @index_option

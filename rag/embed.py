@@ -1,8 +1,11 @@
 """Sentence-transformers embedder: loaded lazily, offline, once; normalised float32 vectors.
 
-Three backends compute the same embeddings: PyTorch, ONNX Runtime, and ONNX Runtime with int8 dynamic
-quantisation. The ONNX models are exported from the installed model on first use (nothing is
-downloaded) and cached on disk, one directory per model and backend, built once.
+Three backends compute the same embeddings: PyTorch, ONNX Runtime in float32, and ONNX Runtime with
+int8 dynamic quantisation. The ONNX models are exported from the installed model on first use (nothing
+is downloaded) and cached on disk, one directory per model, backend and quantisation config, built once.
+
+The default backend is chosen for the CPU it runs on (int8 pays only where the CPU has VNNI
+instructions), and a backend that fails to export or load falls back to the next one, saying so.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import copy
 import fcntl
 import hashlib
+import json
 import logging
 import platform
 import re
@@ -19,19 +23,24 @@ import threading
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, get_args
 
 import numpy as np
 
-from rag.config import DEFAULT_MODEL, Backend, Settings
-from rag.errors import RagError
+from rag.config import DEFAULT_MODEL, Backend, BackendSetting, Quantisation, Settings
+from rag.errors import RagError, one_line
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 _DEFAULT_ALIASES = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"}
+BACKENDS: tuple[Backend, ...] = get_args(Backend)
+QUANTISATIONS: tuple[Quantisation, ...] = get_args(Quantisation)
+EXPORT_RECORD = "export.json"  # written by onnx_export beside the model: which file the exporter wrote
+log = logging.getLogger(__name__)
 
 
 def resolve_model(name: str) -> str:
@@ -43,61 +52,195 @@ def resolve_model(name: str) -> str:
     return str(Path(name).expanduser()) if Path(name).expanduser().exists() else name
 
 
-BACKENDS: tuple[Backend, ...] = get_args(Backend)
-log = logging.getLogger(__name__)
+@dataclass(frozen=True)
+class Cpu:
+    """What the processor offers that matters to int8 inference: its architecture and x86 flags."""
+
+    machine: str
+    flags: frozenset[str]
+
+    @classmethod
+    def detect(cls) -> Cpu:
+        try:
+            return cls.from_cpuinfo(Path("/proc/cpuinfo").read_text(), platform.machine())
+        except OSError:  # not Linux: no flags known, so float32 by default
+            return cls(platform.machine().lower(), frozenset())
+
+    @classmethod
+    def from_cpuinfo(cls, text: str, machine: str) -> Cpu:
+        """From /proc/cpuinfo: x86 lists its `flags`, ARM its `Features`."""
+        line = next((ln for ln in text.splitlines() if ln.startswith(("flags", "Features"))), "")
+        return cls(machine.lower(), frozenset(line.partition(":")[2].split()))
+
+    @property
+    def arm64(self) -> bool:
+        return self.machine in ("arm64", "aarch64")
+
+    @property
+    def vnni(self) -> bool:
+        """AVX-512 VNNI: int8 dot products in one instruction, where int8 inference beats float32."""
+        return "avx512_vnni" in self.flags
+
+    @property
+    def quantisation(self) -> Quantisation | None:
+        """The int8 config whose kernels suit this CPU, or None when it has none (x86 without AVX2)."""
+        if self.arm64:
+            return "arm64"
+        if self.vnni:
+            return "avx512_vnni"
+        if "avx512f" in self.flags:
+            return "avx512"
+        return "avx2" if "avx2" in self.flags else None
+
+    def describe(self) -> str:
+        if self.arm64:
+            return f"{self.machine}"
+        wide = [f for f in ("avx2", "avx512f", "avx512_vnni", "avx_vnni") if f in self.flags]
+        return f"{self.machine} with {', '.join(wide) or 'no AVX2'}"
+
+
+@dataclass(frozen=True)
+class BackendChoice:
+    """A backend to run the model on, the int8 config when quantised, and why it was chosen."""
+
+    backend: Backend
+    quantisation: Quantisation | None
+    reason: str
+
+
+def choose_backend(
+    requested: BackendSetting,
+    cpu: Cpu,
+    built_with: tuple[str, str | None] | None = None,
+    quantisation: Quantisation | None = None,
+) -> BackendChoice:
+    """The backend for a setting on this CPU, given how the existing index was built (if any).
+
+    An index is never a mix: with `auto`, an existing index keeps the backend and int8 config it was
+    built with (an int8 config is a file transform whose operators run on any CPU), so opening it on
+    another machine does not re-embed it. A new index gets int8 only where the CPU has VNNI: on AVX2
+    alone, int8 was measured slower than float32 (README, "Performance").
+    """
+    recorded_backend, recorded_quantisation = built_with or (None, None)
+    if requested == "auto":
+        if recorded_backend in BACKENDS:
+            requested = recorded_backend  # type: ignore[assignment]
+            why = "the index was built with it"
+        elif cpu.vnni:
+            requested, why = "onnx-int8", "AVX-512 VNNI runs int8 about 1.7x faster than float32"
+        else:
+            requested, why = "onnx", "no AVX-512 VNNI: int8 would be slower than float32 here"
+    else:
+        why = "RAG_BACKEND"
+    if requested != "onnx-int8":
+        return BackendChoice(requested, None, why)  # type: ignore[arg-type]
+    if quantisation is None and recorded_backend == "onnx-int8" and recorded_quantisation in QUANTISATIONS:
+        quantisation = recorded_quantisation  # type: ignore[assignment]
+        why += f"; int8 config {quantisation} as recorded in the index"
+    return BackendChoice("onnx-int8", quantisation or cpu.quantisation, why)
 
 
 class Embedder:
     """Encodes passages and questions with one sentence-transformers model on one backend.
 
-    The model loads on first use (never at import), offline: nothing is downloaded at run time.
+    The model loads on first use (never at import), offline: nothing is downloaded at run time. When
+    the chosen backend cannot be exported or loaded, the next one (onnx-int8, then onnx, then torch) is
+    used, with one warning; `backend` and `quantisation` tell what actually runs.
     """
 
-    def __init__(self, model: str, batch_size: int, backend: Backend, cache_dir: Path) -> None:
+    def __init__(
+        self,
+        model: str,
+        batch_size: int,
+        backend: BackendSetting,
+        cache_dir: Path,
+        *,
+        built_with: tuple[str, str | None] | None = None,
+        quantisation: Quantisation | None = None,
+        cpu: Cpu | None = None,
+    ) -> None:
         self.name = model
         self.batch_size = batch_size
-        self.backend = backend
         self.cache_dir = cache_dir
+        self.choice = choose_backend(backend, cpu or Cpu.detect(), built_with, quantisation)
+        self._used: BackendChoice | None = None
         self._lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Embedder:
-        return cls(settings.model, settings.batch_size, settings.backend, settings.cache_dir)
+    def from_settings(cls, settings: Settings, built_with: tuple[str, str | None] | None = None) -> Embedder:
+        return cls(
+            settings.model, settings.batch_size, settings.backend, settings.cache_dir, built_with=built_with
+        )
+
+    @property
+    def backend(self) -> Backend:
+        """The backend that runs the model (loads it: a fallback is known only after trying)."""
+        return self.used.backend
+
+    @property
+    def quantisation(self) -> Quantisation | None:
+        return self.used.quantisation
+
+    @property
+    def used(self) -> BackendChoice:
+        self.model  # noqa: B018 - loading decides the backend
+        assert self._used is not None
+        return self._used
 
     @cached_property
     def model(self) -> SentenceTransformer:
         with self._lock:
-            import onnxruntime
-            from sentence_transformers import SentenceTransformer
             from transformers.utils import logging as hf_logging
 
             hf_logging.disable_progress_bar()  # the weight-loading bar would clutter every command
-            source = resolve_model(self.name)
-            try:
-                if self.backend == "torch":
-                    return SentenceTransformer(source, device="cpu", local_files_only=True)
-                directory, file_name = onnx_export(self.name, self.backend, self.cache_dir)
-                options = onnxruntime.SessionOptions()
-                # Idle threads sleep instead of spinning: a search runs FAISS and SQLite on the cores
-                # right after embedding its question.
-                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-                return SentenceTransformer(
-                    str(directory),
-                    device="cpu",
-                    backend="onnx",
-                    local_files_only=True,
-                    model_kwargs={
-                        "file_name": file_name,
-                        "provider": "CPUExecutionProvider",
-                        "session_options": options,
-                    },
-                )
-            except (OSError, ValueError) as exc:
-                raise RagError(
-                    f"cannot load embedding model {self.name!r} offline for backend {self.backend} "
-                    f"({exc.__class__.__name__}: {exc}); set RAG_MODEL to a local sentence-transformers "
-                    "directory"
-                ) from exc
+            chain = [self.choice] + [
+                BackendChoice(b, None, f"fallback from {self.choice.backend}")
+                for b in BACKENDS[BACKENDS.index(self.choice.backend) + 1 :]
+            ]
+            failures = []
+            for choice in chain:
+                try:
+                    model = self._load(choice)
+                except Exception as exc:  # noqa: BLE001 - any failure of a backend means: try the next
+                    failures.append(f"{choice.backend}: {one_line(exc)}")
+                    continue
+                if failures:
+                    log.warning(
+                        "embedding backend %s unavailable (%s); using %s",
+                        self.choice.backend, "; ".join(failures), choice.backend,
+                    )
+                self._used = choice
+                return model
+            raise RagError(
+                f"cannot load embedding model {self.name!r} on any backend ({'; '.join(failures)}): set "
+                "RAG_MODEL to a local sentence-transformers directory, or run `rag doctor`"
+            )
+
+    def _load(self, choice: BackendChoice) -> SentenceTransformer:
+        import onnxruntime
+        from sentence_transformers import SentenceTransformer
+
+        source = resolve_model(self.name)
+        if choice.backend == "torch":
+            return SentenceTransformer(source, device="cpu", local_files_only=True)
+        if choice.backend == "onnx-int8" and choice.quantisation is None:
+            raise RagError("this CPU has no int8 kernels (int8 needs AVX2, AVX-512 or ARM64)")
+        model_file = onnx_export(self.name, choice.quantisation, self.cache_dir)
+        options = onnxruntime.SessionOptions()
+        # Idle threads sleep instead of spinning: a search runs FAISS and SQLite on the cores right
+        # after embedding its question.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        return SentenceTransformer(
+            str(model_file.parent.parent),
+            device="cpu",
+            backend="onnx",
+            local_files_only=True,
+            model_kwargs={
+                "file_name": f"onnx/{model_file.name}",
+                "provider": "CPUExecutionProvider",
+                "session_options": options,
+            },
+        )
 
     @property
     def dimension(self) -> int:
@@ -146,41 +289,63 @@ class Embedder:
         return out
 
 
-def onnx_export(model: str, backend: Backend, cache_dir: Path) -> tuple[Path, str]:
-    """The cached ONNX export of a model for a backend, built on first use: (directory, model file).
+def onnx_export(model: str, quantisation: Quantisation | None, cache_dir: Path) -> Path:
+    """The cached ONNX export of a model, float32 or int8 with a quantisation config: its model file.
 
-    Built aside and renamed into place under a file lock, so concurrent processes export once and a
-    killed export leaves nothing half-written behind.
+    Built on first use, aside, and renamed into place under a file lock, so concurrent processes export
+    once and a killed export leaves nothing half-written behind. The file the exporter wrote is recorded
+    in export.json and read from there, never guessed (its name depends on the config's weight type).
     """
-    from sentence_transformers import SentenceTransformer, export_dynamic_quantized_onnx_model
-
-    quantisation = _quantisation_config() if backend == "onnx-int8" else None
-    file_name = f"onnx/model_qint8_{quantisation}.onnx" if quantisation else "onnx/model.onnx"
     source = resolve_model(model)
     slug = re.sub(r"[^A-Za-z0-9]+", "-", Path(model).name).strip("-")
     digest = hashlib.sha256(str(Path(source).resolve()).encode()).hexdigest()[:12]
-    directory = cache_dir / "onnx" / f"{slug}-{digest}-{backend}"
-    if (directory / file_name).exists():
-        return directory, file_name
+    directory = cache_dir / "onnx" / f"{slug}-{digest}-{f'int8-{quantisation}' if quantisation else 'fp32'}"
+    if found := _exported_file(directory):
+        return found
     directory.parent.mkdir(parents=True, exist_ok=True)
     with open(directory.parent / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (directory / file_name).exists():
-            log.warning("exporting %s to ONNX (%s) in %s, once", source, backend, directory)
-            tmp = Path(tempfile.mkdtemp(dir=directory.parent, prefix=".export-"))
-            try:
-                with _quiet("sentence_transformers", "transformers", "optimum"):
-                    exported = SentenceTransformer(
-                        source, device="cpu", backend="onnx", local_files_only=True
-                    )
-                    exported.save(str(tmp))
-                    if quantisation:
-                        export_dynamic_quantized_onnx_model(exported, quantisation, str(tmp))  # type: ignore[arg-type]
-                shutil.rmtree(directory, ignore_errors=True)
-                tmp.rename(directory)
-            finally:
-                shutil.rmtree(tmp, ignore_errors=True)
-    return directory, file_name
+        if found := _exported_file(directory):
+            return found
+        log.warning("exporting %s to ONNX (%s) in %s, once", source, quantisation or "float32", directory)
+        tmp = Path(tempfile.mkdtemp(dir=directory.parent, prefix=".export-"))
+        try:
+            written = _export(source, quantisation, tmp)
+            (tmp / EXPORT_RECORD).write_text(
+                json.dumps({"file": written.relative_to(tmp).as_posix(), "quantisation": quantisation})
+            )
+            shutil.rmtree(directory, ignore_errors=True)
+            tmp.rename(directory)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    found = _exported_file(directory)
+    assert found is not None
+    return found
+
+
+def _export(source: str, quantisation: Quantisation | None, target: Path) -> Path:
+    """Export into `target` and return the model file written there (the quantiser names it)."""
+    from sentence_transformers import SentenceTransformer, export_dynamic_quantized_onnx_model
+
+    with _quiet("sentence_transformers", "transformers", "optimum"):
+        exported = SentenceTransformer(source, device="cpu", backend="onnx", local_files_only=True)
+        exported.save(str(target))
+        before = set((target / "onnx").glob("*.onnx"))
+        if quantisation is None:
+            return target / "onnx" / "model.onnx"
+        export_dynamic_quantized_onnx_model(exported, quantisation, str(target))
+    (written,) = set((target / "onnx").glob("*.onnx")) - before
+    (target / "onnx" / "model.onnx").unlink()  # the float32 model it was made from is not used again
+    return written
+
+
+def _exported_file(directory: Path) -> Path | None:
+    try:
+        record = json.loads((directory / EXPORT_RECORD).read_text())
+    except (OSError, ValueError):
+        return None
+    path = directory / record["file"]
+    return path if path.exists() else None
 
 
 @contextmanager
@@ -196,16 +361,3 @@ def _quiet(*loggers: str) -> Iterator[None]:
         finally:
             for name, level in levels.items():
                 logging.getLogger(name).setLevel(level)
-
-
-def _quantisation_config() -> str:
-    """The int8 kernels this CPU runs best: VNNI on recent x86, AVX-512 or AVX2 otherwise, or ARM64."""
-    if platform.machine().lower() in ("arm64", "aarch64"):
-        return "arm64"
-    try:
-        flags = set(re.findall(r"\w+", Path("/proc/cpuinfo").read_text()))
-    except OSError:
-        flags = set()
-    if "avx512_vnni" in flags:
-        return "avx512_vnni"
-    return "avx512" if "avx512f" in flags else "avx2"

@@ -27,3 +27,9 @@ class IndexMismatch(RagError):
 
 class IndexBusy(RagError):
     """Another process is writing the index."""
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as a short phrase for a one-line message: its class and its first line, cut."""
+    lines = str(exc).strip().splitlines()
+    return f"{exc.__class__.__name__}: {lines[0][:200]}" if lines else exc.__class__.__name__

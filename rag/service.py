@@ -27,6 +27,7 @@ from rag.index.store import (
     DENSE,
     FORMAT_VERSION,
     Manifest,
+    built_with,
     current_generation,
     new_staging,
     publish,
@@ -50,7 +51,7 @@ class Service:
 
     def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
         self.settings = settings
-        self.embedder = embedder or Embedder.from_settings(settings)
+        self.embedder = embedder or Embedder.from_settings(settings, built_with(settings.index_dir))
         self.extractive = ExtractiveSettings()
         self._loaded: tuple[Path, Retriever] | None = None
         self._load_lock = threading.Lock()
@@ -226,6 +227,7 @@ class Service:
             "format_version": FORMAT_VERSION,
             "model": self.embedder.name,
             "backend": self.embedder.backend,
+            "quantisation": self.embedder.quantisation,
             "chunking": {"max_tokens": s.chunk_max_tokens, "overlap_sentences": s.chunk_overlap_sentences},
         }
 
@@ -394,6 +396,7 @@ class Service:
             Manifest(
                 model=self.embedder.name,
                 backend=self.embedder.backend,
+                quantisation=self.embedder.quantisation,
                 dimension=dense.dimension,
                 dense=dense.params,
                 model_max_tokens=self.embedder.max_tokens,

@@ -28,6 +28,7 @@ class Reply:
 class FakeLLM:
     script: list[Reply] = field(default_factory=list)  # one reply per request; the last one repeats
     requests: list[dict] = field(default_factory=list)
+    models: list[str] = field(default_factory=lambda: ["fake-model"])  # what GET /v1/models lists
     server: ThreadingHTTPServer | None = None
 
     @property
@@ -44,6 +45,13 @@ class FakeLLM:
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args: object) -> None:
                 pass
+
+            def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+                if self.path.rstrip("/") != "/v1/models":
+                    self._send(404, b'{"error": {"message": "not found"}}')
+                    return
+                data = [{"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in fake.models]
+                self._send(200, json.dumps({"object": "list", "data": data}).encode())
 
             def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))

@@ -55,26 +55,39 @@ class TokenCounter:
         return math.ceil(len(text) / CHARS_PER_TOKEN_ESTIMATE)
 
 
-def _load(name: str, file: Path | None, cache_dir: Path | None):  # type: ignore[no-untyped-def]
+def locate(name: str, file: Path | None = None, cache_dir: Path | None = None) -> Path | None:
+    """The encoding file, offline: the configured one or tiktoken's cached copy, if its sha256 is right."""
     if name not in _ENCODINGS:
-        log.warning("no offline recipe for tiktoken encoding %r (known: %s)", name, ", ".join(_ENCODINGS))
         return None
     url, expected = _ENCODINGS[name]
-    cache = cache_dir or Path(
+    if file is not None:
+        return file if _matches(file, expected) else None
+    cached = _cache_dir(cache_dir) / hashlib.sha1(url.encode()).hexdigest()
+    return cached if _matches(cached, expected) else None
+
+
+def _cache_dir(cache_dir: Path | None) -> Path:
+    return cache_dir or Path(
         os.environ.get("TIKTOKEN_CACHE_DIR")
         or os.environ.get("DATA_GYM_CACHE_DIR")
         or Path(tempfile.gettempdir()) / "data-gym-cache"
     )
-    cached = cache / hashlib.sha1(url.encode()).hexdigest()
-    if file is not None:
-        if not _matches(file, expected):
-            log.warning("%s is not the %s encoding file (sha256 differs); ignoring it", file, name)
-            return None
-        cache = Path(tempfile.mkdtemp(prefix="rag-tiktoken-"))
-        cached = cache / hashlib.sha1(url.encode()).hexdigest()
-        shutil.copyfile(file, cached)
-    elif not _matches(cached, expected):
+
+
+def _load(name: str, file: Path | None, cache_dir: Path | None):  # type: ignore[no-untyped-def]
+    if name not in _ENCODINGS:
+        log.warning("no offline recipe for tiktoken encoding %r (known: %s)", name, ", ".join(_ENCODINGS))
         return None
+    found = locate(name, file, cache_dir)
+    if found is None:
+        if file is not None:
+            log.warning("%s is not the %s encoding file (sha256 differs); ignoring it", file, name)
+        return None
+    url = _ENCODINGS[name][0]
+    cache = found.parent
+    if file is not None:  # tiktoken reads only its cache layout: the file goes there under its key
+        cache = Path(tempfile.mkdtemp(prefix="rag-tiktoken-"))
+        shutil.copyfile(file, cache / hashlib.sha1(url.encode()).hexdigest())
     import tiktoken
 
     # The file is in place with the right hash, so tiktoken reads it and never downloads.

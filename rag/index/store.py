@@ -41,6 +41,7 @@ class Manifest:
     model_max_tokens: int
     chunking: dict[str, int]
     backend: str = "torch"  # manifests written before backends existed were built with torch
+    quantisation: str | None = None  # the int8 config (avx2, avx512, avx512_vnni, arm64) of onnx-int8
     dense: dict[str, Any] = field(default_factory=lambda: {"type": "flat"})  # index type and parameters
     documents: dict[str, dict[str, Any]] = field(default_factory=dict)  # doc_id -> {sha256, chunks}
     chunks: int = 0
@@ -53,6 +54,7 @@ class Manifest:
             "format_version": self.format_version,
             "model": self.model,
             "backend": self.backend,
+            "quantisation": self.quantisation,
             "chunking": self.chunking,
         }
 
@@ -84,6 +86,16 @@ def current_generation(index_dir: Path) -> Path | None:
         return None
     generation = index_dir / name
     return generation if (generation / MANIFEST).exists() else None
+
+
+def built_with(index_dir: Path) -> tuple[str, str | None] | None:
+    """The embedding backend and int8 config the live index was built with, if there is one to read."""
+    generation = current_generation(index_dir)
+    try:
+        manifest = Manifest.load(generation) if generation else None
+    except (OSError, ValueError, TypeError):
+        return None  # unreadable: the index is checked, and the problem reported, when it is opened
+    return (manifest.backend, manifest.quantisation) if manifest else None
 
 
 def require_generation(index_dir: Path, signature: dict[str, Any]) -> tuple[Path, Manifest]:
