@@ -269,6 +269,9 @@ class Retriever:
                         text=r["text"],
                         start=r["start"],
                         end=r["end"],
+                        t_start=r["t_start"],
+                        t_end=r["t_end"],
+                        source_url=r["source_url"],
                     )
                 )
                 hits.append(Hit(row, score, cosines.get(row)))
@@ -282,7 +285,7 @@ class Retriever:
             r["row"]: r
             for r in self.store.db.execute(
                 'SELECT c.row, c.chunk_id, c.doc_id, c.speaker, c.text, c.start, c."end", '
-                "d.title, d.date, d.place "
+                "c.t_start, c.t_end, d.title, d.date, d.place, d.source_url "
                 f"FROM chunks c JOIN documents d USING (doc_id) WHERE c.row IN ({marks})",
                 rows,
             )

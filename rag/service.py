@@ -36,7 +36,8 @@ from rag.index.store import (
     writer_lock,
 )
 from rag.ingest.chunk import ChunkSettings, chunk_document
-from rag.ingest.parse import SUFFIXES, decode_transcript, parse_document, read_transcript
+from rag.ingest.clean import decode
+from rag.ingest.parse import SUFFIXES, parse_document, read_transcript
 from rag.retrieve import FusionSettings, Hit, Mode, Retriever
 from rag.types import Answer, Chunk, Document, Filters, IngestReport, Passage
 
@@ -274,12 +275,9 @@ class Service:
         Everything is validated before anything is written: a refused upload leaves the index as it was.
         """
         try:
-            text = decode_transcript(raw, doc_id)
+            doc = parse_document(doc_id, decode(raw, doc_id), hashlib.sha256(raw).hexdigest(), UPLOAD)
         except SkippedFile as exc:
             raise BadInput(str(exc)) from None
-        doc = parse_document(doc_id, text, hashlib.sha256(raw).hexdigest(), UPLOAD)
-        if not doc.text:
-            raise BadInput(f"{doc_id}: no transcript text left after cleaning")
         self.add_documents([doc])
         return doc
 
@@ -329,9 +327,10 @@ class Service:
             if known and known["sha256"] == sha256 and not report.rebuild_reason:
                 report.unchanged.append(doc_id)
                 continue
-            doc = parse_document(doc_id, text, sha256, str(path.resolve()))
-            if not doc.text:
-                report.skipped.append((str(path), f"{path}: no transcript text left after cleaning"))
+            try:
+                doc = parse_document(doc_id, text, sha256, str(path.resolve()), str(path))
+            except SkippedFile as exc:
+                report.skipped.append((str(path), str(exc)))
                 continue
             (report.updated if known else report.added).append(doc_id)
             fresh.append(doc)
@@ -439,7 +438,7 @@ def _collect(paths: Sequence[Path], report: IngestReport) -> dict[str, Path]:
         for file in candidates:
             if file.suffix.lower() not in SUFFIXES or file.name.startswith("."):
                 if not path.is_dir():
-                    report.skipped.append((str(file), f"{file}: not a .txt or .md transcript"))
+                    report.skipped.append((str(file), f"{file}: not a transcript ({', '.join(SUFFIXES)})"))
                 continue
             if file.stem in files:
                 report.skipped.append(

@@ -13,6 +13,8 @@ class Paragraph:
     end: int
     speaker: str | None
     is_question: bool = False
+    t_start: float | None = None  # seconds into the recording, for timestamped transcripts
+    t_end: float | None = None
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,9 @@ class Document:
     paragraphs: tuple[Paragraph, ...]
     sha256: str
     source: str  # where it came from: a file path, or "upload"
+    format: str = "text"  # the format module that parsed it: mid.ru, markdown, briefing, webvtt, srt, text
+    language: str | None = None  # ISO 639-1 code, identified from the text
+    source_url: str | None = None  # the original's address, when the transcript gives one
 
     @property
     def speakers(self) -> list[str]:
@@ -49,6 +54,8 @@ class Chunk:
     n_tokens: int
     context: str = ""  # the journalist's question an answer replies to
     is_question: bool = False
+    t_start: float | None = None  # the time span of the cues it covers (timestamped transcripts)
+    t_end: float | None = None
 
     @property
     def embedding_input(self) -> str:
@@ -105,6 +112,9 @@ class Passage:
     text: str
     start: int
     end: int
+    t_start: float | None = None
+    t_end: float | None = None
+    source_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +127,8 @@ class Citation:
     quote: str
     start: int
     end: int
+    t_start: float | None = None  # the cited passage's time span
+    t_end: float | None = None
 
 
 @dataclass(frozen=True)

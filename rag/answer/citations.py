@@ -18,6 +18,8 @@ def cite(n: int, passage: Passage, start: int, end: int) -> Citation:
         quote=passage.text[start:end],
         start=passage.start + start,
         end=passage.start + end,
+        t_start=passage.t_start,
+        t_end=passage.t_end,
     )
     check(citation, passage)
     return citation

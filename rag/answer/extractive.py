@@ -7,8 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.answer.citations import cite
-from rag.ingest.chunk import sentence_spans
-from rag.ingest.parse import speaker_label
+from rag.ingest.clean import sentence_spans, speaker_label
 from rag.text import content_words
 from rag.types import Citation, Passage
 
@@ -85,8 +84,8 @@ def compose(chosen: list[Sentence]) -> tuple[str, list[Citation]]:
 
 def _label_length(text: str, start: int) -> int:
     """Length of a leading "Sergey Lavrov: " label, which is not part of the quote's statement."""
-    label = speaker_label(text[start:])
-    return label.end() if label else 0
+    label = speaker_label(text[start:], upper_only=False) or speaker_label(text[start:], upper_only=True)
+    return label.end if label else 0
 
 
 def _terms(text: str) -> set[str]:

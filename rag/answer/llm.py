@@ -17,7 +17,7 @@ import numpy as np
 
 from rag.answer.citations import cite
 from rag.answer.tokens import TokenCounter
-from rag.ingest.chunk import sentence_spans
+from rag.ingest.clean import sentence_spans
 from rag.types import Citation, Passage
 
 SYSTEM_PROMPT = """You answer questions about diplomatic transcripts using only the numbered sources given.

@@ -78,6 +78,9 @@ class Passage(BaseModel):
     text: str
     start: int
     end: int
+    t_start: float | None = Field(None, description="Seconds into the recording (timestamped transcripts).")
+    t_end: float | None = None
+    source_url: str | None = Field(None, description="The original's address, when the transcript gives one.")
 
 
 class Citation(BaseModel):
@@ -87,6 +90,8 @@ class Citation(BaseModel):
     quote: str = Field(description="Verbatim: the document's text at [start, end).")
     start: int
     end: int
+    t_start: float | None = Field(None, description="The cited passage's time span, in seconds.")
+    t_end: float | None = None
 
 
 class SearchResponse(BaseModel):
@@ -115,6 +120,11 @@ class Document(BaseModel):
     speakers: list[str]
     chunks: int
     sha256: str
+    format: str = Field(
+        description='The format it was read as: "mid.ru", "markdown", "briefing", "webvtt", "srt" or "text".'
+    )
+    language: str | None = Field(description="ISO 639-1 code identified from the text.")
+    source_url: str | None
 
 
 class DocumentWithText(Document):

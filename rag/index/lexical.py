@@ -16,13 +16,14 @@ BM25_WEIGHTS = (1.0, 0.3)  # of the text and context columns in BM25 scores
 _SCHEMA = f"""
 CREATE TABLE documents (
     doc_id TEXT PRIMARY KEY, title TEXT NOT NULL, date TEXT, time TEXT, place TEXT, speaker TEXT,
-    text TEXT NOT NULL, paragraphs TEXT NOT NULL, sha256 TEXT NOT NULL, source TEXT NOT NULL
+    text TEXT NOT NULL, paragraphs TEXT NOT NULL, sha256 TEXT NOT NULL, source TEXT NOT NULL,
+    format TEXT NOT NULL, language TEXT, source_url TEXT
 );
 CREATE TABLE chunks (
     row INTEGER PRIMARY KEY, chunk_id TEXT NOT NULL UNIQUE,
     doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
     speaker TEXT, start INTEGER NOT NULL, "end" INTEGER NOT NULL, text TEXT NOT NULL,
-    context TEXT NOT NULL, n_tokens INTEGER NOT NULL, is_question INTEGER NOT NULL
+    context TEXT NOT NULL, n_tokens INTEGER NOT NULL, is_question INTEGER NOT NULL, t_start REAL, t_end REAL
 );
 CREATE INDEX chunks_by_doc ON chunks(doc_id);
 -- The question a reply answers is indexed beside the reply, so that BM25 finds the answer too.
@@ -52,9 +53,11 @@ class ChunkStore:
         self.db.close()
 
     def put(self, doc: Document, chunks: list[Chunk], rows: Iterable[int]) -> None:
-        paragraphs = json.dumps([[p.start, p.end, p.speaker, p.is_question] for p in doc.paragraphs])
+        paragraphs = json.dumps(
+            [[p.start, p.end, p.speaker, p.is_question, p.t_start, p.t_end] for p in doc.paragraphs]
+        )
         self.db.execute(
-            "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 doc.doc_id,
                 doc.title,
@@ -66,11 +69,14 @@ class ChunkStore:
                 paragraphs,
                 doc.sha256,
                 doc.source,
+                doc.format,
+                doc.language,
+                doc.source_url,
             ),
         )
         for row, c in zip(rows, chunks, strict=True):
             self.db.execute(
-                "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     row,
                     c.chunk_id,
@@ -82,6 +88,8 @@ class ChunkStore:
                     c.context,
                     c.n_tokens,
                     int(c.is_question),
+                    c.t_start,
+                    c.t_end,
                 ),
             )
             self.db.execute(
@@ -172,7 +180,9 @@ class ChunkStore:
 
 
 def _document(r: sqlite3.Row) -> Document:
-    paragraphs = tuple(Paragraph(s, e, sp, bool(q)) for s, e, sp, q in json.loads(r["paragraphs"]))
+    paragraphs = tuple(
+        Paragraph(s, e, sp, bool(q), t0, t1) for s, e, sp, q, t0, t1 in json.loads(r["paragraphs"])
+    )
     return Document(
         doc_id=r["doc_id"],
         title=r["title"],
@@ -184,6 +194,9 @@ def _document(r: sqlite3.Row) -> Document:
         paragraphs=paragraphs,
         sha256=r["sha256"],
         source=r["source"],
+        format=r["format"],
+        language=r["language"],
+        source_url=r["source_url"],
     )
 
 
@@ -198,6 +211,8 @@ def _chunk(r: sqlite3.Row) -> Chunk:
         n_tokens=r["n_tokens"],
         context=r["context"],
         is_question=bool(r["is_question"]),
+        t_start=r["t_start"],
+        t_end=r["t_end"],
     )
 
 

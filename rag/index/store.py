@@ -24,7 +24,7 @@ from typing import Any
 
 from rag.errors import IndexMismatch, IndexMissing
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: document format, language, source_url; passage times
 MANIFEST = "manifest.json"
 DATABASE = "chunks.sqlite"
 DENSE = "dense.faiss"

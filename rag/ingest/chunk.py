@@ -3,59 +3,13 @@ callable so that the limits are those of the embedding model's own tokenizer."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from rag.ingest.clean import sentence_spans
 from rag.types import Chunk, Document, Paragraph
 
 TokenCounter = Callable[[str], int]
-
-# A sentence ends at . ? ! or … (optionally followed by a closing quote or bracket), then whitespace,
-# then something that can open a sentence.
-_BOUNDARY = re.compile(r"(?<=[.?!…])[\"'”’»)\]]*\s+(?=[\"'“‘«(\[]?[A-ZА-ЯЁ0-9])")
-_ABBREVIATIONS = frozenset(
-    [
-        "mr",
-        "mrs",
-        "ms",
-        "dr",
-        "prof",
-        "st",
-        "jr",
-        "sr",
-        "no",
-        "nos",
-        "vs",
-        "etc",
-        "e.g",
-        "i.e",
-        "u.s",
-        "u.k",
-        "u.n",
-        "gen",
-        "col",
-        "lt",
-        "sgt",
-        "rev",
-        "jan",
-        "feb",
-        "mar",
-        "apr",
-        "jun",
-        "jul",
-        "aug",
-        "sep",
-        "sept",
-        "oct",
-        "nov",
-        "dec",
-        "art",
-        "para",
-        "fig",
-        "approx",
-    ]
-)
 
 
 @dataclass(frozen=True)
@@ -65,24 +19,6 @@ class ChunkSettings:
     max_tokens: int
     overlap_sentences: int
     model_max_tokens: int  # the model's window, special tokens included
-
-
-def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
-    """Sentence boundaries in text[start:end] as absolute (start, end) offsets, whitespace excluded."""
-    end = len(text) if end is None else end
-    spans: list[tuple[int, int]] = []
-    begin = start
-    for match in _BOUNDARY.finditer(text, start, end):
-        words = text[begin : match.start()].split()
-        last_word = words[-1].rstrip(".").lower() if words else ""
-        if last_word in _ABBREVIATIONS or (len(last_word) == 1 and last_word.isalpha()):
-            continue  # "Mr. Kerry", "J. Kerry": not the end of a sentence
-        closing = len(match.group()) - len(match.group().lstrip("\"'”’»)]"))
-        spans.append((begin, match.start() + closing))
-        begin = match.end()
-    if text[begin:end].strip():
-        spans.append((begin, end))
-    return spans
 
 
 def chunk_document(doc: Document, count_tokens: TokenCounter, settings: ChunkSettings) -> list[Chunk]:
@@ -98,6 +34,9 @@ def chunk_document(doc: Document, count_tokens: TokenCounter, settings: ChunkSet
             text = doc.text[start:end]
             n_tokens = count_tokens(text)
             context = "" if turn[0].is_question else _fit_context(question, n_tokens, count_tokens, settings)
+            times = [(p.t_start, p.t_end) for p in turn if p.start < end and start < p.end]
+            starts = [t for t, _ in times if t is not None]
+            ends = [t for _, t in times if t is not None]
             chunks.append(
                 Chunk(
                     chunk_id=f"{doc.doc_id}:{start}-{end}",
@@ -109,6 +48,8 @@ def chunk_document(doc: Document, count_tokens: TokenCounter, settings: ChunkSet
                     n_tokens=n_tokens,
                     context=context,
                     is_question=turn[0].is_question,
+                    t_start=min(starts) if starts else None,
+                    t_end=max(ends) if ends else None,
                 )
             )
         question = turn_text if turn[0].is_question else ""

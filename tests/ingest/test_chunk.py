@@ -7,7 +7,8 @@ import statistics
 
 import pytest
 
-from rag.ingest.chunk import ChunkSettings, chunk_document, sentence_spans
+from rag.ingest.chunk import ChunkSettings, chunk_document
+from rag.ingest.clean import sentence_spans
 from rag.ingest.parse import parse_document, read_transcript
 from rag.types import Chunk, Document, Paragraph
 from tests.conftest import DOCS
@@ -80,7 +81,7 @@ def test_chunking_is_deterministic(seed_chunks, embedder, settings):
 
 def test_a_long_paragraph_is_split_at_sentences_with_overlap(embedder, settings):
     sentences = [
-        f"Sentence number {i} talks about cooperation between Russia and ASEAN in area {i}."
+        f"Sentence number {i} talks about cooperation between Russia and ASEAN in area {i} today."
         for i in range(60)
     ]
     text = " ".join(sentences)

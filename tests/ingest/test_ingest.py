@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from rag.errors import IndexMismatch
-from rag.index.store import current_generation
+from rag.index.store import FORMAT_VERSION, current_generation
 from tests.conftest import DOCS
 
 pytestmark = pytest.mark.slow
@@ -34,7 +34,11 @@ def test_first_ingest_then_nothing_to_redo(make_service, docs_copy):
     assert (second.added, second.updated, second.removed, second.embedded) == ([], [], [], 0)
     assert len(second.unchanged) == 5 and second.chunks == first.chunks
     data = manifest(service)
-    assert data["model"] == "all-MiniLM-L6-v2" and data["dimension"] == 384 and data["format_version"] == 1
+    assert (
+        data["model"] == "all-MiniLM-L6-v2"
+        and data["dimension"] == 384
+        and data["format_version"] == FORMAT_VERSION
+    )
     assert data["chunking"] == {"max_tokens": service.settings.chunk_max_tokens, "overlap_sentences": 1}
     assert data["chunks"] == first.chunks and data["built_at"]
     assert {d["sha256"] for d in data["documents"].values()} == {

@@ -35,7 +35,7 @@ _UPLOAD_BODY = {
                         "file": {
                             "type": "string",
                             "format": "binary",
-                            "description": "A .txt or .md transcript",
+                            "description": "A transcript: .txt, .md, .vtt or .srt",
                         },
                         "doc_id": {"type": "string", "description": "Defaults to the file name's stem"},
                     },
@@ -56,6 +56,9 @@ def _model(doc: CoreDocument, chunks: int) -> dict:
         "speakers": doc.speakers,
         "chunks": chunks,
         "sha256": doc.sha256,
+        "format": doc.format,
+        "language": doc.language,
+        "source_url": doc.source_url,
     }
 
 

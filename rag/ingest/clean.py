@@ -1,0 +1,349 @@
+"""Cleaning shared by every transcript format: decoding, paragraphs, speaker labels, de-duplication,
+sentence segmentation, language identification, and the assembly of a Document with exact offsets."""
+
+from __future__ import annotations
+
+import codecs
+import re
+import unicodedata
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+
+from charset_normalizer import from_bytes
+
+from rag.errors import SkippedFile
+from rag.types import Document, Paragraph
+
+_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+# "July 26, 2016" or "26 July 2016"
+TITLE_DATE = re.compile(
+    rf"(?P<month>{_MONTHS})\s+(?P<day>\d{{1,2}}),?\s+(?P<year>\d{{4}})"
+    rf"|(?P<day2>\d{{1,2}})\s+(?P<month2>{_MONTHS})\s+(?P<year2>\d{{4}})"
+)
+
+NAME = r"[A-Z][\w.\-]*(?:['’][A-Z][\w\-]*)?"  # O'Brien, but not Lavrov's
+# "Sergey Lavrov:", "Question:", "Question (retranslated from English):".
+_LABEL = re.compile(
+    rf"^(?P<name>{NAME}(?:\s+(?:{NAME}|de|da|van|von|al|bin|el)){{0,4}})"
+    r"(?:\s*\((?P<note>[^()]{1,80})\))?\s*:\s+"
+)
+# Briefing-room labels in capitals: "MS. PSAKI:", "SECRETARY BLINKEN:", "SENIOR ADMINISTRATION OFFICIAL:",
+# and reporters as "Q" (with or without a colon).
+_UPPER_LABEL = re.compile(r"^(?P<name>[A-Z][A-Z.'’\-]*(?:[ \t]+[A-Z][A-Z.'’\-]*){0,5})[ \t]*:\s+")
+_Q_LABEL = re.compile(r"^Q(?::\s*|[ \t\u00a0]+)(?=\S)")
+_QUESTION_LABELS = {"question", "remark", "journalist", "interviewer", "correspondent", "reporter", "q"}
+_ROLE_LABELS = _QUESTION_LABELS | {"answer", "moderator", "host", "chairman", "chair", "reply"}
+_PERSON = re.compile(rf"^(?P<name>{NAME}\s+{NAME}(?:\s+{NAME})?)\b")
+# Capitalised words that open a sentence with a colon but name nobody ("NOTE:", "UPDATE:").
+_NOT_SPEAKERS = {"note", "update", "correction", "end", "source", "transcript", "http", "https"}
+
+QUESTION = "Question"  # the speaker of a reporter's turn whose name the transcript does not give
+_DEDUPE_MIN_CHARS = 40  # short formulaic paragraphs ("Thank you.") legitimately recur
+_SKIP_ENCODINGS = ("utf_16", "utf_32")  # without a BOM these are guesses on binary data
+
+
+@dataclass(frozen=True)
+class Label:
+    """A speaker label opening a paragraph: who, whether it is a question, and its length."""
+
+    speaker: str
+    is_question: bool
+    end: int  # offset just past the label and its spaces
+
+
+@dataclass
+class Block:
+    """A paragraph a format has read, before offsets are assigned."""
+
+    text: str
+    speaker: str | None = None
+    is_question: bool = False
+    t_start: float | None = None
+    t_end: float | None = None
+
+
+# -- decoding -----------------------------------------------------------------------------------------
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def decode(raw: bytes, name: str) -> str:
+    """Text of a transcript file: a byte-order mark first (UTF-8/16/32), then UTF-8, then the encoding
+    charset-normalizer detects, kept only when the result is plausible text.
+
+    Raises:
+        SkippedFile: the file is empty, binary, or no encoding gives plausible text.
+    """
+    if not raw.strip(b" \t\r\n\x00\xef\xbb\xbf\xff\xfe"):
+        raise SkippedFile(f"{name}: empty file")
+    for bom, encoding in _BOMS:
+        if raw.startswith(bom):
+            try:
+                text = raw.decode(encoding)
+            except UnicodeDecodeError:
+                raise SkippedFile(f"{name}: unreadable ({encoding} byte-order mark, invalid data)") from None
+            return _plausible(text.lstrip("\ufeff"), name)
+    if b"\x00" in raw[:8192]:
+        raise SkippedFile(f"{name}: binary file (contains NUL bytes)")
+    try:
+        return _plausible(raw.decode("utf-8"), name)
+    except UnicodeDecodeError:
+        pass
+    for match in from_bytes(raw):
+        if match.encoding.startswith(_SKIP_ENCODINGS):
+            continue
+        try:
+            text = _plausible(str(match), name)
+        except SkippedFile:
+            continue
+        # Latin-script code pages read most bytes alike and the detector cannot tell them apart on a short
+        # text ("très" or "trčs"): Windows-1252, by far the most common of them, decides.
+        if _latin_script(text):
+            try:
+                return _plausible(raw.decode("cp1252"), name)
+            except (UnicodeDecodeError, SkippedFile):
+                pass
+        return text
+    raise SkippedFile(f"{name}: unreadable (not UTF-8 and no known encoding gives plausible text)")
+
+
+def _plausible(text: str, name: str) -> str:
+    """The text, unless it reads as binary or mis-decoded: control characters, or symbols inside words."""
+    controls = sum(1 for ch in text if unicodedata.category(ch) == "Cc" and ch not in "\n\r\t\f")
+    if controls > max(8, len(text) // 100):
+        raise SkippedFile(f"{name}: binary file (control characters)")
+    # "Z³rich", "cafÃ©": a symbol or digit glued inside a word is what a wrong code page produces.
+    odd = len(_MOJIBAKE.findall(text))
+    words = max(1, len(text.split()))
+    if odd > max(2, words // 200):
+        raise SkippedFile(f"{name}: unreadable (the text decodes to garbled characters)")
+    return text
+
+
+def _latin_script(text: str) -> bool:
+    return all(
+        unicodedata.name(ch, "").startswith("LATIN") for ch in set(text) if ord(ch) > 127 and ch.isalpha()
+    )
+
+
+_MOJIBAKE = re.compile(r"[^\W\d_][\u0080-\u009f\u00a1-\u00bf\u00d7\u00f7][^\W\d_]")
+
+
+# -- paragraphs and labels ----------------------------------------------------------------------------
+
+
+def paragraphs(text: str, opens_paragraph: Callable[[str], bool] = lambda line: False) -> list[str]:
+    """Paragraphs: runs of non-blank lines (hard-wrapped lines joined), a new one also at each line that
+    `opens_paragraph` (a speaker label), each with its whitespace collapsed to single spaces."""
+    out: list[str] = []
+    current: list[str] = []
+    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        stripped = line.strip(" \t\u00a0\u200b\ufeff")
+        if current and (not stripped or opens_paragraph(stripped)):
+            out.append(" ".join(" ".join(current).split()))
+            current = []
+        if stripped:
+            current.append(stripped)
+    if current:
+        out.append(" ".join(" ".join(current).split()))
+    return [p for p in out if p]
+
+
+def speaker_label(paragraph: str, principal: str | None = None, upper_only: bool = False) -> Label | None:
+    """The speaker label that opens a paragraph ("Sergey Lavrov: ", "MS. PSAKI: ", "Q "), if any.
+
+    Args:
+        upper_only: only briefing-room labels (capitals, `Q`), where "Hatch Act: ..." opens a sentence.
+    """
+    if (q := _Q_LABEL.match(paragraph)) and (upper_only or q.group().startswith("Q:")):
+        return Label(QUESTION, True, q.end())
+    if (upper := _UPPER_LABEL.match(paragraph)) and len(upper["name"].replace(".", "")) >= 2:
+        name = upper["name"]
+        if name.lower() in _NOT_SPEAKERS:
+            return None
+        if name.lower() in _QUESTION_LABELS:
+            return Label(QUESTION, True, upper.end())
+        if name.lower() in _ROLE_LABELS:
+            return Label(principal or name.title(), False, upper.end())
+        return Label(_display_name(name), False, upper.end())
+    label = None if upper_only else _LABEL.match(paragraph)
+    if not label or label["name"].lower() in _NOT_SPEAKERS:
+        return None
+    name, note = label["name"], label["note"]
+    lowered = name.lower()
+    if lowered in _QUESTION_LABELS:
+        journalist = _PERSON.match(note or "")
+        return Label(journalist["name"] if journalist else QUESTION, True, label.end())
+    if lowered in _ROLE_LABELS:
+        return Label(principal or name, False, label.end())
+    if len(name.split()) < 2:
+        return None
+    return Label(name, False, label.end())
+
+
+def opens_turn(line: str) -> bool:
+    """A line that starts a speaker's turn, and so a paragraph, even without a blank line before it."""
+    return speaker_label(line) is not None
+
+
+def opens_upper_turn(line: str) -> bool:
+    """opens_turn for briefing-room transcripts: capitals or `Q` only."""
+    return speaker_label(line, upper_only=True) is not None
+
+
+def _display_name(upper: str) -> str:
+    """ "MS. PSAKI" -> "Ms. Psaki"; "SENIOR ADMINISTRATION OFFICIAL" -> "Senior Administration Official"."""
+    return " ".join(
+        "-".join(part[:1] + part[1:].lower() for part in word.split("-")) for word in upper.split()
+    )
+
+
+def attribute(texts: Iterable[str], principal: str | None = None, upper_only: bool = False) -> list[Block]:
+    """Blocks with speakers: a label opens a turn; paragraphs without one go on with the current speaker
+    (before the first label: the principal speaker, if the title names one)."""
+    blocks = []
+    speaker, is_question = principal, False
+    for text in texts:
+        if label := speaker_label(text, principal, upper_only):
+            speaker, is_question = label.speaker, label.is_question
+        blocks.append(Block(text, speaker, is_question))
+    return blocks
+
+
+def title_case_date(text: str) -> str | None:
+    """The first date written out in text ("July 26, 2016", "26 July 2016"), as ISO 8601."""
+    found = TITLE_DATE.search(text)
+    if not found:
+        return None
+    return iso_date(
+        found["day"] or found["day2"], found["month"] or found["month2"], found["year"] or found["year2"]
+    )
+
+
+def iso_date(day: str, month: str, year: str) -> str:
+    return datetime.strptime(f"{int(day)} {month.title()} {year}", "%d %B %Y").date().isoformat()
+
+
+def normalise(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+# -- sentences and language ---------------------------------------------------------------------------
+
+
+@cache
+def _segmenter(language: str):  # type: ignore[no-untyped-def]
+    import pysbd
+
+    return pysbd.Segmenter(language=language, clean=False)
+
+
+def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """Sentence boundaries in text[start:end] as absolute (start, end) offsets, whitespace excluded.
+
+    pysbd's rules know abbreviations ("U.S.", "Mr.", "a.m.", "No. 2"), so a quote is never cut inside one.
+    """
+    end = len(text) if end is None else end
+    piece = text[start:end]
+    spans: list[tuple[int, int]] = []
+    cursor = 0
+    for sentence in _segmenter("en").segment(piece):
+        sentence = sentence.strip()
+        if not sentence:
+            continue
+        found = piece.find(sentence, cursor)
+        if found < 0:  # the segmenter changed the text: keep the rest whole rather than guess
+            break
+        spans.append((start + found, start + found + len(sentence)))
+        cursor = found + len(sentence)
+    rest = piece[cursor:]
+    if rest.strip():
+        lead = len(rest) - len(rest.lstrip())
+        spans.append((start + cursor + lead, start + cursor + len(rest.rstrip())))
+    return spans
+
+
+def identify_language(text: str) -> str | None:
+    """ISO 639-1 code of the text's language (py3langid, whose model ships in the package)."""
+    sample = " ".join(text[:20000].split())
+    if len(sample) < 20:
+        return None
+    import py3langid
+
+    language, _ = py3langid.classify(sample)
+    return str(language)
+
+
+# -- assembly -----------------------------------------------------------------------------------------
+
+
+def build_document(
+    doc_id: str,
+    blocks: Iterable[Block],
+    *,
+    title: str,
+    sha256: str,
+    source: str,
+    format: str,
+    date: str | None = None,
+    time: str | None = None,
+    place: str | None = None,
+    speaker: str | None = None,
+    source_url: str | None = None,
+    dedupe: bool = False,
+) -> Document:
+    """A Document of blocks joined by blank lines, each a Paragraph at its exact offsets.
+
+    Args:
+        dedupe: drop a long paragraph seen before (web pages that repeat their lead); never for transcripts
+            where a speaker may repeat himself.
+    """
+    text_parts: list[str] = []
+    paras: list[Paragraph] = []
+    seen: set[str] = set()
+    offset = 0
+    for block in blocks:
+        if dedupe:
+            key = normalise(block.text)
+            if len(key) >= _DEDUPE_MIN_CHARS:
+                if key in seen:
+                    continue
+                seen.add(key)
+        if text_parts:
+            offset += 2
+        paras.append(
+            Paragraph(
+                offset, offset + len(block.text), block.speaker, block.is_question, block.t_start, block.t_end
+            )
+        )
+        text_parts.append(block.text)
+        offset += len(block.text)
+    text = "\n\n".join(text_parts)
+    return Document(
+        doc_id=doc_id,
+        title=title,
+        date=date,
+        time=time,
+        place=place,
+        speaker=speaker,
+        text=text,
+        paragraphs=tuple(paras),
+        sha256=sha256,
+        source=source,
+        format=format,
+        language=identify_language(text),
+        source_url=source_url,
+    )
+
+
+def title_from_name(doc_id: str) -> str:
+    """A readable title from a file name: "lavrov_remarks-2021" -> "lavrov remarks 2021"."""
+    return " ".join(re.sub(r"[_\-]+", " ", doc_id).split()) or doc_id

@@ -1,0 +1,158 @@
+"""WebVTT and SRT caption files (webvtt-py, srt): cues merged into sentences and speaker turns, with the
+time span of the cues each paragraph covers.
+
+Speakers come from `<v Name>` voice spans, `Name:` prefixes, `[SPEAKER_00]:` diarization labels and `>>`
+speaker-change marks; rolling captions, whose cues repeat the previous cue's words, are de-duplicated.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from rag.errors import SkippedFile
+from rag.ingest.clean import Block, build_document, speaker_label, title_from_name
+from rag.types import Document
+
+_VTT = re.compile(r"\A\ufeff?WEBVTT(?:[ \t].*)?(?:\r?\n|\Z)")
+_SRT = re.compile(r"\A\ufeff?\s*\d+[ \t]*\r?\n\d{1,2}:\d{2}:\d{2}[,.]\d{1,3}[ \t]*-->")
+_VOICE = re.compile(r"<v(?:\.[^\s>]*)?[ \t]+(?P<name>[^>]+)>")
+_TAG = re.compile(r"<[^>]*>|\{\\[^}]*\}")  # <i>, <c.x>, <00:00:01.000>, </v>; SRT's {\an8}
+_DIARIZED = re.compile(r"^\[?(?P<name>SPEAKER[ _]?\d+)\]?\s*:?\s*", re.IGNORECASE)
+_PREFIX = re.compile(r"^-?\s*(?P<name>[A-Z][\w.'’\-]*(?:[ \t]+[A-Z][\w.'’\-]*){0,3})[ \t]*:[ \t]+")
+_SENTENCE_END = re.compile(r"[.?!…][\"'”’)\]]*$")
+_PARAGRAPH_WORDS = 60  # a paragraph closes at the first sentence end past this many words
+_ROLLING_MIN_WORDS = 3  # a shorter overlap with the previous cue may be a real repetition ("No. No.")
+
+
+@dataclass
+class _Cue:
+    start: float
+    end: float
+    text: str  # with its markup
+
+
+@dataclass
+class _Paragraph:
+    speaker: str | None
+    words: list[str] = field(default_factory=list)
+    t_start: float | None = None
+    t_end: float | None = None
+
+
+def sniff(text: str, name: str) -> float:
+    return 1.0 if _VTT.match(text) or _SRT.match(text) else 0.0
+
+
+def parse(doc_id: str, text: str, sha256: str, source: str) -> Document:
+    format_ = "webvtt" if _VTT.match(text) else "srt"
+    cues = _vtt_cues(text) if format_ == "webvtt" else _srt_cues(text)
+    if not cues:
+        raise SkippedFile(f"{doc_id}: malformed {format_} file (no cues)")
+    return build_document(
+        doc_id, _paragraphs(cues), title=title_from_name(doc_id), sha256=sha256, source=source, format=format_
+    )
+
+
+def _vtt_cues(text: str) -> list[_Cue]:
+    import webvtt
+    from webvtt.errors import MalformedFileError
+
+    try:
+        captions = webvtt.from_buffer(io.StringIO(text.lstrip("\ufeff")))
+    except MalformedFileError as exc:
+        raise SkippedFile(f"malformed WebVTT file ({exc})") from None
+    return [
+        _Cue(c.start_time.in_milliseconds() / 1000, c.end_time.in_milliseconds() / 1000, c.raw_text)
+        for c in captions.captions
+    ]
+
+
+def _srt_cues(text: str) -> list[_Cue]:
+    import srt
+
+    try:
+        subtitles = list(srt.parse(text.lstrip("\ufeff")))
+    except srt.SRTParseError as exc:
+        raise SkippedFile(f"malformed SRT file ({exc})") from None
+    return [_Cue(s.start.total_seconds(), s.end.total_seconds(), s.content) for s in subtitles]
+
+
+def _pieces(cue: _Cue, counter: list[int]) -> Iterator[tuple[str | None, bool, str]]:
+    """(speaker or None when unchanged, whether the piece opens a turn, plain text) of a cue; `>>` marks
+    a change of speaker, named by a following label or numbered ("Speaker 2") when not."""
+    voice = _VOICE.search(cue.text)
+    plain = html.unescape(_TAG.sub("", cue.text))
+    plain = " ".join(plain.split())
+    segments = re.split(r"\s*>>\s*", plain)
+    for i, segment in enumerate(segments):
+        if not segment and i == 0:
+            continue
+        # A voice or a diarization label is repeated on every cue: only a change of it opens a turn.
+        speaker: str | None = voice["name"].strip() if voice and i == 0 else None
+        opens = i > 0
+        if diarized := _DIARIZED.match(segment):
+            speaker = diarized["name"].upper().replace(" ", "_")
+            segment = segment[diarized.end() :]
+        elif label := _label(segment):
+            speaker, opens = label, True
+        elif i > 0:
+            counter[0] += 1
+            speaker = f"Speaker {counter[0]}"
+        if segment:
+            yield speaker, opens, segment
+
+
+def _label(segment: str) -> str | None:
+    """The speaker a "Name:" prefix names (a single name is enough in captions: "Bob: ...")."""
+    if label := speaker_label(segment + " "):
+        return label.speaker
+    found = _PREFIX.match(segment + " ")
+    return found["name"] if found else None
+
+
+def _paragraphs(cues: list[_Cue]) -> list[Block]:
+    blocks: list[Block] = []
+    counter = [0]
+    current = _Paragraph(None)
+    shown: list[str] = []  # the words shown lately, across paragraphs, for rolling captions
+    last: tuple[float, str] | None = None  # the previous piece's end time and text
+
+    def flush() -> None:
+        if current.words:
+            blocks.append(
+                Block(" ".join(current.words), current.speaker, False, current.t_start, current.t_end)
+            )
+
+    for cue in cues:
+        for speaker, opens, text in _pieces(cue, counter):
+            words = _new_words(shown, last, cue, text.split())
+            last = (cue.end, text)
+            if not words:
+                continue
+            if speaker is not None and (speaker != current.speaker or (opens and words == text.split())):
+                flush()
+                current = _Paragraph(speaker)
+            shown = (shown + words)[-50:]
+            if not current.words:
+                current.t_start = cue.start
+            current.words += words
+            current.t_end = max(cue.end, current.t_end or cue.end)
+            if len(current.words) >= _PARAGRAPH_WORDS and _SENTENCE_END.search(current.words[-1]):
+                flush()
+                current = _Paragraph(current.speaker)
+    flush()
+    return blocks
+
+
+def _new_words(shown: list[str], last: tuple[float, str] | None, cue: _Cue, words: list[str]) -> list[str]:
+    """The words of a cue that a rolling caption has not shown already."""
+    if last and last[1] == " ".join(words) and cue.start < last[0]:
+        return []  # the same cue again, overlapping in time: a repeat of the display, not of the speech
+    for k in range(min(len(shown), len(words)), _ROLLING_MIN_WORDS - 1, -1):
+        if shown[-k:] == words[:k]:
+            return words[k:]
+    return words

@@ -1,0 +1,138 @@
+"""Pages of the Russian Foreign Ministry's site (mid.ru) and their reposts: a date and time header, the
+title, a language switcher and tags around the transcript, footers in other languages."""
+
+from __future__ import annotations
+
+import re
+
+from rag.ingest.clean import (
+    NAME,
+    TITLE_DATE,
+    attribute,
+    build_document,
+    iso_date,
+    opens_turn,
+    paragraphs,
+    speaker_label,
+    title_case_date,
+)
+from rag.text import STOPWORDS
+from rag.types import Document
+
+FORMAT = "mid.ru"
+
+_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+# "2 August 201818:22": the site glues the date and the time together; either may be missing.
+_HEADER = re.compile(
+    rf"^(?:(?P<day>\d{{1,2}})\s+(?P<month>{_MONTHS})\s+(?P<year>\d{{4}}))?\s*"
+    r"(?P<time>\d{1,2}:\d{2})?$",
+    re.IGNORECASE,
+)
+# "..., Vientiane, July 26, 2016": the place is the comma-separated segment just before the date.
+_TITLE_PLACE = re.compile(rf",\s*(?P<place>[A-Z][\w'’.\- ]{{1,40}}?),\s*(?:{TITLE_DATE.pattern})\s*$")
+_ROLE = (
+    r"(?:Minister|President|Spokesperson|Spokeswoman|Spokesman|Secretary|Ambassador|Director|"
+    r"Envoy|Representative|Chairman|Chair|Premier|Chancellor)"
+)
+# "Foreign Minister Sergey Lavrov's remarks", "Remarks and replies by Foreign Minister Sergey Lavrov at ..."
+_TITLE_ROLE_NAME = re.compile(rf"\b{_ROLE}\s+(?P<name>{NAME}(?:\s+{NAME}){{1,3}}?)(?=['’]s\b|\s+[a-z]|,|$)")
+# "Comment by the Information and Press Department on ..."
+_TITLE_BY = re.compile(
+    r"\bby\s+(?:the\s+)?(?P<name>[A-Z][\w'’\-]*(?:\s+(?:[A-Z][\w'’\-]*|and|of|for))*?)"
+    r"\s+(?:on|at|regarding|concerning|following|in|to|about)\b"
+)
+_TITLE_POSSESSIVE = re.compile(rf"^(?P<name>{NAME}(?:\s+{NAME}){{1,3}})['’]s\b")
+
+# Site chrome: navigation labels, the language switcher, organisation tags.
+_CHROME_LINES = {
+    "additional materials",
+    "advanced settings",
+    "print",
+    "share",
+    "photo",
+    "video",
+    "asset publisher",
+}
+_LANG_SWITCH = re.compile(r"^(?:•?\s*[a-z]{2}-[A-Z]{2}\d*\s*)+$")
+_ACRONYM = r"[A-Z][A-Za-z&\-]{1,11}"
+_TAG_LINE = re.compile(rf"^(?:{_ACRONYM}\s+\([^()]{{3,90}}\)|[A-Z][^()]{{2,90}}\s+\({_ACRONYM}\))$")
+_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
+
+
+def sniff(text: str, name: str) -> float:
+    """How much the text looks like a mid.ru page: its header, language switcher or site chrome."""
+    head = paragraphs(text[:4000])[:12]
+    score = 0.0
+    if head and (header := _HEADER.match(head[0])) and (header["year"] or header["time"]):
+        score += 0.5
+    if any(_LANG_SWITCH.match(p) for p in head) or any(p.lower() in _CHROME_LINES for p in head):
+        score += 0.5
+    if "mid.ru" in text[:20000]:
+        score += 0.3
+    return min(score, 1.0)
+
+
+def parse(doc_id: str, text: str, sha256: str, source: str) -> Document:
+    blocks = paragraphs(text, opens_turn)
+    blocks = [b for b in blocks if b.lower() not in _CHROME_LINES]
+    date = time = None
+    if blocks and (header := _HEADER.match(blocks[0])) and (header["year"] or header["time"]):
+        blocks.pop(0)
+        time = header["time"]
+        if header["year"]:
+            date = iso_date(header["day"], header["month"], header["year"])
+    title = blocks.pop(0).lstrip("#").strip() if blocks else doc_id
+    date = date or title_case_date(title)
+    place_match = _TITLE_PLACE.search(title)
+    place = place_match["place"].strip() if place_match and len(place_match["place"].split()) <= 4 else None
+    principal = principal_speaker(title)
+    body = _strip_trailing_chrome([b for b in blocks if not _is_chrome(b)])
+    return build_document(
+        doc_id,
+        attribute(body, principal),
+        title=title,
+        sha256=sha256,
+        source=source,
+        format=FORMAT,
+        date=date,
+        time=time,
+        place=place,
+        speaker=principal,
+        dedupe=True,
+    )
+
+
+def principal_speaker(title: str) -> str | None:
+    """The person or body a transcript's title names as speaking."""
+    if by := _TITLE_BY.search(title):
+        # "by Foreign Minister Sergey Lavrov" names a person; "by the ... Department" a body.
+        role = _TITLE_ROLE_NAME.search(by["name"])
+        return role["name"] if role else by["name"]
+    for pattern in (_TITLE_ROLE_NAME, _TITLE_POSSESSIVE):
+        if found := pattern.search(title):
+            return found["name"]
+    return None
+
+
+def _is_chrome(block: str) -> bool:
+    return bool(_LANG_SWITCH.match(block)) or bool(_TAG_LINE.match(block))
+
+
+def _is_english_prose(block: str) -> bool:
+    """A sentence of English, or a labelled turn: what a transcript body is made of."""
+    if speaker_label(block):
+        return True
+    words = _WORD.findall(block)
+    if not words or not re.search(r"[.?!…:\"”»)]$", block):
+        return False
+    stop = sum(w.lower() in STOPWORDS for w in words)
+    ascii_letters = sum(ch.isascii() for ch in "".join(words))
+    return stop / len(words) >= 0.2 and ascii_letters / max(1, len("".join(words))) >= 0.9
+
+
+def _strip_trailing_chrome(blocks: list[str]) -> list[str]:
+    """Drop the footer after the last prose paragraph: photo albums, addresses, phones, other languages."""
+    end = len(blocks)
+    while end and not _is_english_prose(blocks[end - 1]):
+        end -= 1
+    return blocks[:end]

@@ -1,0 +1,255 @@
+"""Transcript formats chosen by content: captions, Markdown with front matter, briefing-room transcripts,
+plain text; encodings, language identification and sentence segmentation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag.errors import SkippedFile
+from rag.ingest.clean import decode, sentence_spans
+from rag.ingest.parse import parse_document, read_transcript
+from rag.types import Document
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def parse_file(path: Path) -> Document:
+    text, sha = read_transcript(path)
+    return parse_document(path.stem, text, sha, str(path), path.name)
+
+
+def parse_text(text: str, doc_id: str = "doc") -> Document:
+    return parse_document(doc_id, text, "0", "upload")
+
+
+def turns(doc: Document) -> list[tuple[str | None, str]]:
+    return [(p.speaker, doc.text[p.start : p.end]) for p in doc.paragraphs]
+
+
+# -- captions ------------------------------------------------------------------------------------------
+
+
+def test_webvtt_voice_spans_give_speakers_and_times():
+    doc = parse_file(FIXTURES / "voices.vtt")
+    assert doc.format == "webvtt" and doc.title == "voices" and doc.language == "en"
+    assert turns(doc) == [
+        (
+            "Maria Zakharova",
+            "Good afternoon. Today we will talk about the quokka treaty signed in Perth. "
+            "It was signed by the U.S. and Russia on Tuesday.",
+        ),
+        ("John Smith", "What happens to the quokkas now?"),
+        ("Maria Zakharova", "They stay in Western Australia, at 10 a.m. every day."),
+    ]
+    assert [(p.t_start, p.t_end) for p in doc.paragraphs] == [(1.0, 7.25), (7.25, 9.0), (9.0, 12.75)]
+    assert "NOTE" not in doc.text and "<v" not in doc.text
+
+
+def test_srt_name_prefixes_open_turns_and_continue_across_cues():
+    doc = parse_file(FIXTURES / "names.srt")
+    assert doc.format == "srt"
+    assert turns(doc) == [
+        (
+            "Sergey Lavrov",
+            "Sergey Lavrov: We discussed the Arctic Council and the future of shipping routes.",
+        ),
+        ("Anna Lee", "Anna Lee: Will Russia chair the council again?"),
+        ("Sergey Lavrov", "Sergey Lavrov: The chair rotates every two years."),
+    ]
+    assert (doc.paragraphs[0].t_start, doc.paragraphs[0].t_end) == (1.0, 5.5)
+
+
+def test_diarization_labels_are_speakers_not_text():
+    doc = parse_file(FIXTURES / "diarized.vtt")
+    assert turns(doc) == [
+        ("SPEAKER_00", "Welcome to the briefing on grain exports."),
+        ("SPEAKER_01", "How many ships left Odesa last week?"),
+        ("SPEAKER_00", "Thirty-two ships left with grain."),
+    ]
+
+
+def test_chevrons_mark_a_new_speaker_each_time():
+    doc = parse_file(FIXTURES / "chevrons.srt")
+    speakers = [speaker for speaker, _ in turns(doc)]
+    assert [text for _, text in turns(doc)] == [
+        "MODERATOR: Our next question comes from the floor.",
+        "Is the pipeline still closed?",
+        "It reopened on Monday morning.",
+    ]
+    assert speakers[0] == "Moderator" and len(set(speakers)) == 3
+    assert doc.paragraphs[0].t_start == 60.0
+
+
+def test_rolling_captions_are_deduplicated_but_a_repeated_word_is_kept():
+    doc = parse_file(FIXTURES / "rolling.vtt")
+    assert doc.text == (
+        "the minister said that the harbour will reopen in May after the repairs are finished. No. No."
+    )
+    assert (doc.paragraphs[0].t_start, doc.paragraphs[0].t_end) == (0.0, 8.0)
+
+
+def test_a_byte_order_mark_is_harmless():
+    doc = parse_file(FIXTURES / "bom.vtt")
+    assert doc.format == "webvtt" and doc.text == "The ceasefire holds in the north."
+    assert (doc.paragraphs[0].t_start, doc.paragraphs[0].t_end) == (751.0, 755.0)
+
+
+def test_malformed_captions_are_skipped_with_a_reason():
+    with pytest.raises(SkippedFile, match="malformed"):
+        parse_text("WEBVTT\n\n00:00:01.000 --> garbage\nHello there.\n")
+
+
+# -- briefing-room transcripts and Markdown ------------------------------------------------------------
+
+
+def test_briefing_labels_reporters_and_stage_notes():
+    doc = parse_file(FIXTURES / "briefing.txt")
+    assert doc.format == "briefing"
+    assert doc.title == "Press Gaggle by Press Secretary Karine Jean-Pierre"
+    assert (doc.place, doc.time) == ("Aboard Air Force One En Route to Tulsa, Oklahoma", "13:02")
+    assert [(s, t.split()[0]) for s, t in turns(doc)] == [
+        ("Ms. Jean-Pierre", "MS."),
+        ("Question", "Q"),
+        ("Ms. Jean-Pierre", "MS."),
+        ("Question", "Q"),
+        ("Secretary Mayorkas", "SECRETARY"),
+        ("Secretary Mayorkas", "(Cross-talk.)"),
+        ("Question", "Q"),
+        ("Secretary Mayorkas", "SECRETARY"),
+    ]
+    assert [p.is_question for p in doc.paragraphs][:2] == [False, True]
+    assert "Will he meet the survivors? (Laughter.)" in doc.text  # a stage note stays, never a speaker
+    assert "SECRETARY MAYORKAS: We have asked Congress for $2 billion for the border." in doc.text
+    assert "END" not in doc.text and "1:02" not in doc.text
+
+
+def test_markdown_front_matter_gives_metadata_and_the_body_the_turns():
+    text = (
+        "---\ntags: press-briefings\ndate: '2022-02-11'\n"
+        "source_url: https://example.gov/briefing-room/2022/02/11/press-briefing/\n"
+        'title: "Press Briefing by Press Secretary Jen\\_Psaki and Secretary of Homeland Security '
+        'Alejandro Mayorkas, February 11,\\_2022"\n---\n \nJames S. Brady Press Briefing Room\n\n'
+        "12:48 P.M. EST\n\nMS. PSAKI:  Hi, everyone.\n\nSECRETARY MAYORKAS:  Thank you, Jen.  We are\n"
+        "ready for the storm season.\n\nQ  Happy Friday.  Mr. Secretary, how many agents\nare deployed?\n\n"
+        "SECRETARY MAYORKAS:  About 400.\n"
+    )
+    doc = parse_text(text, "2022-02-11-briefing")
+    assert doc.format == "markdown"
+    assert doc.title.startswith("Press Briefing by Press Secretary Jen Psaki and Secretary")
+    assert (doc.date, doc.time, doc.place) == ("2022-02-11", "12:48", "James S. Brady Press Briefing Room")
+    assert doc.source_url == "https://example.gov/briefing-room/2022/02/11/press-briefing/"
+    assert "tags" not in doc.text and "press-briefings" not in doc.text
+    assert turns(doc) == [
+        ("Ms. Psaki", "MS. PSAKI: Hi, everyone."),
+        ("Secretary Mayorkas", "SECRETARY MAYORKAS: Thank you, Jen. We are ready for the storm season."),
+        ("Question", "Q Happy Friday. Mr. Secretary, how many agents are deployed?"),
+        ("Secretary Mayorkas", "SECRETARY MAYORKAS: About 400."),
+    ]
+
+
+def test_markdown_without_front_matter_takes_its_heading_as_title():
+    doc = parse_document(
+        "notes", "# Talks in Geneva\n\nJane Doe: We agreed on a schedule.\n", "0", "x", "notes.md"
+    )
+    assert (doc.format, doc.title) == ("markdown", "Talks in Geneva")
+    assert turns(doc) == [("Jane Doe", "Jane Doe: We agreed on a schedule.")]
+
+
+# -- plain text ----------------------------------------------------------------------------------------
+
+
+def test_a_one_line_transcript_keeps_its_words_and_takes_the_title_from_the_file_name():
+    doc = parse_text("Sergey Lavrov: The quokka treaty was signed in Perth on Tuesday.", "lavrov_perth-2021")
+    assert doc.format == "text" and doc.title == "lavrov perth 2021"
+    assert turns(doc) == [
+        ("Sergey Lavrov", "Sergey Lavrov: The quokka treaty was signed in Perth on Tuesday.")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("first_line", "is_title"),
+    [
+        ("Remarks at the Arctic Council ministerial", True),
+        ("The treaty was signed on Tuesday.", False),  # a sentence
+        ("Sergey Lavrov: Good morning", False),  # a speaker's words
+        ("We met the ministers of " + "all the countries of the region " * 4, False),  # too long
+    ],
+)
+def test_the_first_line_is_a_title_only_when_it_looks_like_one(first_line, is_title):
+    doc = parse_text(f"{first_line}\n\nJane Doe: We met in Reykjavik.", "talks")
+    assert (doc.title == first_line) is is_title
+    assert (first_line.split()[1] in doc.text) is not is_title
+
+
+# -- encodings and languages ---------------------------------------------------------------------------
+
+RUSSIAN = (
+    "Сергей Лавров: Договор о квокках был подписан в Перте во вторник. "
+    "Мы обсудили сотрудничество в Арктике и будущее морских путей."
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding"),
+    [
+        ("Jane Doe: We met at a café in Zürich, très bien, and the président agreed.", "latin-1"),
+        ("Jane Doe: We met at a café in Zürich, very “good” indeed.", "utf-16"),  # with a BOM
+        ("Jane Doe: We met at a café in Zürich.", "utf-32"),
+        ("Jane Doe: We met at a café in Zürich.", "utf-8-sig"),
+        (RUSSIAN, "cp1251"),
+        (RUSSIAN, "utf-8"),
+        (RUSSIAN, "koi8-r"),
+    ],
+)
+def test_encodings_are_decoded_right(text, encoding):
+    assert decode(text.encode(encoding), "doc.txt") == text
+
+
+@pytest.mark.parametrize(
+    "raw", [b"\x00\x01\x02binary\x00" * 40, b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8]
+)
+def test_binary_files_are_refused(raw):
+    with pytest.raises(SkippedFile, match="binary|unreadable"):
+        decode(raw, "image.txt")
+
+
+def test_a_russian_transcript_is_kept_with_its_language():
+    doc = parse_text(decode(RUSSIAN.encode("cp1251"), "ru.txt"), "lavrov-ru")
+    assert doc.text == RUSSIAN and doc.language == "ru"
+    assert doc.paragraphs[0].speaker == "Сергей Лавров" or doc.paragraphs[0].speaker is None
+
+
+def test_languages_are_identified():
+    assert (
+        parse_text("Jane Doe: " + "We discussed the harbour and the grain exports at length. " * 3).language
+        == "en"
+    )
+    german = "Jane Doe: Wir haben über den Hafen und die Getreideexporte ausführlich gesprochen. " * 3
+    assert parse_text(german).language == "de"
+
+
+# -- sentences -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "sentences",
+    [
+        # Real sentences from the White House briefings archive.
+        [
+            "And tomorrow — we’re not wasting any time — Dr. Fauci will participate remotely in the meeting "
+            "of the World Health Organization as the U.S. head of delegation.",
+            "President Biden also officially appointed a COVID-19 response coordinator.",
+        ],
+        [
+            "The President will travel to Tulsa at 10 a.m. on Tuesday.",
+            "Mr. Deese will join us for No. 2 on the list.",
+            "Is that right?",
+        ],
+        ["Mr. Kerry met U.S. officials.", "Then they left!", "Did they?", "Yes."],
+    ],
+)
+def test_sentences_split_at_their_ends_not_at_abbreviations(sentences):
+    text = "  ".join(sentences)
+    assert [text[s:e] for s, e in sentence_spans(text)] == sentences
