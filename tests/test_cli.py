@@ -42,6 +42,8 @@ def test_ask_json_is_one_document_shaped_like_the_api(index):
         "quote",
         "start",
         "end",
+        "t_start",
+        "t_end",
     }
     assert set(data["passages"][0]) == PASSAGE_FIELDS
 

@@ -86,6 +86,9 @@ def test_documents_list_and_detail(server):
             "chunks": 0,
             "sha256": "",
             "title": first["title"],
+            "format": "mid.ru",
+            "language": "en",
+            "source_url": None,
         }
         assert first["chunks"] > 5 and len(first["sha256"]) == 64
 

@@ -21,8 +21,10 @@ from rag.types import Document
 
 FORMAT = "briefing"
 
-_UPPER_TURN = re.compile(r"^(?:[A-Z][A-Z.'’\-]*[ \t]+){0,5}[A-Z][A-Z.'’\-]*[ \t]*:[ \t\u00a0]", re.MULTILINE)
-_Q_TURN = re.compile(r"^Q(?::|[ \t\u00a0]{1,8})\S", re.MULTILINE)
+_UPPER_TURN = re.compile(
+    r"^[ \t\u00a0]*(?:[A-Z][A-Z.'’\-]*[ \t]+){0,5}[A-Z][A-Z.'’\-]*[ \t]*:[ \t\u00a0]", re.MULTILINE
+)
+_Q_TURN = re.compile(r"^[ \t\u00a0]*Q(?::|[ \t\u00a0]{1,8})\S", re.MULTILINE)
 # "2:00 P.M. EST", "END 3:15 P.M. EST", "11:02 A.M. EDT"
 _TIME = re.compile(
     r"^(?P<end>END\s+)?(?P<h>\d{1,2}):(?P<m>\d{2})\s*(?P<ap>[AP])\.?\s*M\.?(?:\s+[A-Z]{2,4})?$"

@@ -1,0 +1,157 @@
+"""Properties over every real transcript: docs_raw/ and the 1,154 White House briefings in ../shared.
+
+Nothing said is lost (every word of the body is in the cleaned text, in order), and no passage contains
+another speaker's turn. The shares are printed (`pytest -s`) and must be 100% and 0.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rag.ingest.chunk import ChunkSettings, chunk_document
+from rag.ingest.parse import parse_document, read_transcript
+from rag.types import Document
+from tests.conftest import DOCS, ROOT
+
+ARCHIVE = ROOT.parent / "shared" / "corpus" / "wh-press-briefings"
+_WORD = re.compile(r"\w+(?:['’.]\w+)*")
+# What the parsers take out of a briefing on purpose: front matter, the place and time lines before the
+# first turn, the END line and the closing marks.
+_FRONT = re.compile(r"\A---\n.*?\n---\n", re.DOTALL)
+_CLOCK = re.compile(
+    r"^\s*(?:END\s+)?\d{1,2}:\d{2}\s*[AP]\.?\s*M\.?(?:\s+[A-Z]{2,4})?\s*$|^\s*\\?#{3}\s*$|^\s*END\s*$"
+)
+
+
+def archive_files() -> list[Path]:
+    if not ARCHIVE.is_dir():
+        pytest.skip(f"the shared archive is absent ({ARCHIVE}): nothing to check against")
+    return sorted(ARCHIVE.glob("*.md"))
+
+
+def parsed(paths: list[Path]) -> Iterator[tuple[Path, str, Document]]:
+    for path in paths:
+        text, sha = read_transcript(path)
+        yield path, text, parse_document(path.stem, text, sha, str(path), path.name)
+
+
+def body_words(raw: str, doc: Document) -> list[str]:
+    """The words a person said: the file without front matter, time lines and the place line."""
+    body = _FRONT.sub("", raw.replace("\r\n", "\n"))
+    paragraphs = (" ".join(p.split()) for p in re.split(r"\n[ \t\u00a0]*\n", body))
+    words = _WORD.findall(" ".join(p for p in paragraphs if not _CLOCK.match(p)))
+    if doc.place:
+        place = _WORD.findall(doc.place)
+        for i in range(len(words) - len(place) + 1):
+            if words[i : i + len(place)] == place:
+                del words[i : i + len(place)]
+                break
+    return words
+
+
+def kept_in_order(words: list[str], text: str) -> int:
+    """How many of words appear in text in order (a greedy walk)."""
+    found, position = 0, 0
+    for word in words:
+        at = text.find(word, position)
+        if at >= 0:
+            found += 1
+            position = at + len(word)
+    return found
+
+
+def test_every_word_of_every_briefing_is_kept_in_order():
+    files = archive_files()
+    started = time.perf_counter()
+    total = kept = 0
+    worst: list[tuple[float, str]] = []
+    for path, raw, doc in parsed(files):
+        words = body_words(raw, doc)
+        k = kept_in_order(words, doc.text)
+        total, kept = total + len(words), kept + k
+        if k < len(words):
+            worst.append((k / len(words), path.name))
+    seconds = time.perf_counter() - started
+    share = kept / total
+    print(
+        f"\n{len(files)} briefings parsed in {seconds:.1f} s; words kept in order: {kept}/{total} = {share:.4%}"
+    )
+    assert len(files) == 1154
+    assert share == 1.0, f"words lost in {sorted(worst)[:5]}"
+
+
+def test_every_paragraph_of_the_seed_pages_is_kept():
+    """A mid.ru page repeats its transcript (kept once) between its own chrome (header, title, language
+    switcher, tags, footer): every paragraph between the first and the last one kept is in the text."""
+    for path, raw, doc in parsed(sorted(DOCS.glob("*.txt"))):
+        first, last = doc.text[: doc.paragraphs[0].end], doc.text[doc.paragraphs[-1].start :]
+        body = raw[raw.index(first[:40]) : raw.rindex(last[-40:])]
+        missing = [
+            p for p in (" ".join(p.split()) for p in re.split(r"\n\s*\n", body)) if p and p not in doc.text
+        ]
+        assert missing == [], path.name
+
+
+class _Counter:
+    """Tokens as whitespace words: the real tokenizer's limits, without loading a model."""
+
+    def __call__(self, text: str) -> int:
+        return len(text.split()) * 4 // 3
+
+
+# A label at a paragraph's start, written out independently of the parser: "MS. PSAKI:", "Q ",
+# "Sergey Lavrov:", "Question (retranslated from English):".
+_LABEL_AT_START = re.compile(
+    r"(?:^|\n\n)(?:(?P<q>Q)\s|(?P<name>[A-Z][\w.'’\-]*(?: [A-Z][\w.'’\-]*){0,4})(?: ?\([^()]*\))?:\s)"
+)
+_QUESTION_WORDS = {"q", "question", "remark", "journalist", "interviewer", "correspondent", "reporter"}
+
+
+def _letters(name: str) -> str:
+    return re.sub(r"[^\w]|_|\d", "", name.casefold())
+
+
+def foreign_labels(text: str, speaker: str | None, is_question: bool, upper_only: bool) -> list[str]:
+    """Labels in a passage's text that name someone other than its speaker.
+
+    Args:
+        upper_only: a briefing-room transcript, whose labels are in capitals ("On Haiti: ..." is a sentence).
+    """
+    out = []
+    for match in _LABEL_AT_START.finditer(text):
+        if upper_only and match["name"] and not match["name"].split()[-1].isupper():
+            continue
+        label = _letters(match["q"] or match["name"])
+        if label in _QUESTION_WORDS:
+            if not is_question:
+                out.append(match.group().strip())
+        elif label == "answer":
+            if is_question:
+                out.append(match.group().strip())
+        elif label != _letters(speaker or ""):
+            out.append(match.group().strip())
+    return out
+
+
+def test_no_passage_contains_another_speakers_turn():
+    files = archive_files()
+    settings = ChunkSettings(max_tokens=192, overlap_sentences=1, model_max_tokens=256)
+    passages = spanning = 0
+    examples: list[str] = []
+    for _, _, doc in parsed(files + sorted(DOCS.glob("*.txt"))):
+        for chunk in chunk_document(doc, _Counter(), settings):
+            passages += 1
+            if foreign := foreign_labels(
+                chunk.text, chunk.speaker, chunk.is_question, doc.format != "mid.ru"
+            ):
+                spanning += 1
+                examples.append(f"{chunk.chunk_id} ({chunk.speaker}): {foreign}")
+    print(
+        f"\n{passages} passages; containing another speaker's label: {spanning} = {spanning / passages:.4%}"
+    )
+    assert spanning == 0, examples[:10]
