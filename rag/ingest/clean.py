@@ -33,9 +33,9 @@ _LABEL = re.compile(
 # and reporters as "Q" (with or without a colon).
 # "MR. FERNÁNDEZ HERNÁNDEZ:", and "Dr. WALENSKY:" with the honorific in lower case.
 _UPPER = "A-ZÀ-ÖØ-Þ"
+_UPPER_WORD = rf"[{_UPPER}][{_UPPER}.'’\-]*"
 _UPPER_LABEL = re.compile(
-    rf"^(?P<name>(?:(?:Mr|Ms|Mrs|Dr)\.?[ \t]+)?[{_UPPER}][{_UPPER}.'’\-]*(?:[ \t]+[{_UPPER}][{_UPPER}.'’\-]*){{0,5}})"
-    r"[ \t]*:\s+"
+    rf"^(?P<name>(?:(?:Mr|Ms|Mrs|Dr)\.?[ \t]+)?{_UPPER_WORD}(?:[ \t]+{_UPPER_WORD}){{0,5}})[ \t]*:\s+"
 )
 _Q_LABEL = re.compile(r"^Q(?::\s*|[ \t\u00a0]+)(?=\S)")
 _QUESTION_LABELS = {"question", "remark", "journalist", "interviewer", "correspondent", "reporter", "q"}
