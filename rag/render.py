@@ -59,7 +59,10 @@ def print_passages(
     if not passages:
         console.print("No passages found.", style="yellow")
     for p in passages:
-        meta = " · ".join(x for x in (p.date, p.place, p.speaker) if x)
+        span = (
+            f"{clock(p.t_start)}–{clock(p.t_end)}" if p.t_start is not None and p.t_end is not None else None
+        )
+        meta = " · ".join(x for x in (p.date, p.place, p.speaker, span, p.source_url) if x)
         header = Text.assemble(
             (f"[{p.rank}] ", "bold cyan"),
             (p.title, "bold"),
@@ -73,6 +76,12 @@ def print_passages(
         console.print(header)
         console.print(body)
         console.print()
+
+
+def clock(seconds: float) -> str:
+    """Seconds into a recording as 00:12:31."""
+    whole = int(seconds)
+    return f"{whole // 3600:02d}:{whole // 60 % 60:02d}:{whole % 60:02d}"
 
 
 def print_eval(result: EvalResult, mode: str, console: Console | None = None) -> None:

@@ -224,3 +224,31 @@ def test_an_llm_answer_streams_into_the_page(browser, seed_index):
     finally:
         server.stop()
         fake.stop()
+
+
+def test_cards_show_times_and_a_link_to_the_original(browser, web):
+    fixtures = Path(__file__).resolve().parents[1] / "ingest" / "fixtures"
+    briefing = (
+        "---\ndate: '2022-02-11'\nsource_url: https://example.gov/briefing/2022/02/11/\n"
+        "title: Press Briefing on narwhals\n---\n\nMS. PSAKI:  The narwhal census will be published on Monday.\n"
+    )
+    with web.client() as http:
+        vtt = (fixtures / "voices.vtt").read_bytes()
+        assert http.post("/documents", files={"file": ("page_quokkas.vtt", vtt)}).status_code == 201
+        md = briefing.encode()
+        assert http.post("/documents", files={"file": ("page_narwhals.md", md)}).status_code == 201
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(web.url)
+    try:
+        ask(page, "Do the quokkas stay in Western Australia at 10 a.m. every day?")
+        card = page.wait_for_selector("#passages .card[data-chunk-id^='page_quokkas']")
+        assert "00:00:09–00:00:12" in card.query_selector(".meta").text_content()
+        ask(page, "When will the narwhal census be published?")
+        card = page.wait_for_selector("#passages .card[data-chunk-id^='page_narwhals']")
+        assert (
+            card.query_selector("a.original").get_attribute("href")
+            == "https://example.gov/briefing/2022/02/11/"
+        )
+    finally:
+        context.close()

@@ -82,7 +82,8 @@ async function loadDocuments() {
     doc.speakers.forEach((s) => speakers.add(s));
     rows.push(el("tr", {},
       el("td", {}, el("a", { href: "#", onclick: (e) => { e.preventDefault(); openTranscript(doc.doc_id); } }, doc.title)),
-      el("td", {}, doc.date || "—"), el("td", {}, doc.place || "—"), el("td", {}, String(doc.chunks))));
+      el("td", {}, doc.date || "—"), el("td", {}, doc.place || "—"),
+      el("td", { title: `read as ${doc.format}` }, doc.language || "—"), el("td", {}, String(doc.chunks))));
   }
   $("speakers").replaceChildren(...[...speakers].sort().map((s) => el("option", { value: s })));
   $("documents-table").tBodies[0].replaceChildren(...rows);
@@ -225,13 +226,25 @@ function passageCard(passage, citations) {
     cursor = c.end - passage.start;
   }
   text.append(passage.text.slice(cursor));
-  const meta = [passage.date, passage.place, passage.speaker].filter(Boolean).join(" · ");
+  const span = passage.t_start === null || passage.t_start === undefined ? null
+    : `${clock(passage.t_start)}–${clock(passage.t_end)}`;
+  const meta = [passage.date, passage.place, passage.speaker, span].filter(Boolean).join(" · ");
+  // The original's address, when the transcript gives one; only web addresses become links.
+  const original = /^https?:\/\//.test(passage.source_url || "")
+    ? [" · ", el("a", { class: "original", href: passage.source_url, target: "_blank", rel: "noopener noreferrer" }, "original")]
+    : [];
   return el("div", { class: "card", "data-chunk-id": passage.chunk_id },
     el("h4", {}, `[${passage.rank}] ${passage.title}`),
     el("p", { class: "meta" }, meta, " · ",
       el("a", { href: "#", onclick: (e) => { e.preventDefault(); openTranscript(passage.doc_id, passage.start, passage.end); } },
-        "open in transcript")),
+        "open in transcript"), ...original),
     text);
+}
+
+// Seconds into a recording as 00:12:31.
+function clock(seconds) {
+  const s = Math.floor(seconds);
+  return [Math.floor(s / 3600), Math.floor(s / 60) % 60, s % 60].map((n) => String(n).padStart(2, "0")).join(":");
 }
 
 // ---- the transcript, scrolled to a span --------------------------------------------------------
