@@ -223,14 +223,20 @@ def ask(
 )
 @click.option("--k", "k", type=click.IntRange(1, 50), default=10, show_default=True)
 @json_option
-@click.option("--check", is_flag=True, help="Exit 1 when a metric falls below eval/baseline.json.")
-@click.option("--write-baseline", is_flag=True, help="Record these metrics as eval/baseline.json.")
+@click.option(
+    "--docs",
+    "docs_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Evaluate over this corpus instead of the index: ingested into its own cached index first.",
+)
+@click.option("--check", is_flag=True, help="Exit 1 when a metric falls below the baseline.")
+@click.option("--write-baseline", is_flag=True, help="Record these metrics as the baseline.")
 @click.option(
     "--baseline",
     "baseline_path",
     type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("eval/baseline.json"),
-    show_default=True,
+    default=None,
+    help="Baseline of --check (default: baseline.json beside the questions file).",
 )
 @click.option("--mode", type=click.Choice(["dense", "bm25", "hybrid"]), default="hybrid", show_default=True)
 @click.option(
@@ -250,9 +256,10 @@ def eval_(
     questions_path: Path,
     k: int,
     as_json: bool,
+    docs_dir: Path | None,
     check: bool,
     write_baseline: bool,
-    baseline_path: Path,
+    baseline_path: Path | None,
     mode: str,
     beir_dir: Path | None,
     report_path: Path | None,
@@ -273,7 +280,8 @@ def eval_(
     from rag.retrieve import MODES, Mode
 
     questions = load_questions(questions_path)
-    service = _service(index_dir)
+    baseline_path = baseline_path or questions_path.parent / "baseline.json"
+    service = _eval_service(docs_dir, index_dir, as_json) if docs_dir else _service(index_dir)
     modes: list[Mode] = list(MODES) if report_path else [cast("Mode", mode)]
     results: dict[str, EvalResult] = {m: evaluate(service, questions, k=k, mode=m) for m in modes}
     if report_path is not None:
@@ -310,6 +318,18 @@ def eval_(
                 click.echo(f"regression: {line}", err=True)
             sys.exit(1)
         click.echo(f"check passed: every metric within {CHECK_TOLERANCE} of {baseline_path}", err=True)
+
+
+def _eval_service(docs_dir: Path, index_dir: Path | None, quiet: bool) -> Service:
+    from rag.embed import Embedder
+    from rag.evaluate import corpus_service
+
+    if index_dir is not None:
+        raise click.UsageError("--docs builds its own index: leave out --index")
+    settings = _settings()
+    with _progress_bar(quiet, f"indexing {docs_dir}") as progress:
+        service = corpus_service(docs_dir, settings, Embedder.from_settings(settings), progress)
+    return service
 
 
 def _eval_beir(directory: Path, as_json: bool) -> None:

@@ -194,6 +194,29 @@ def evaluate(
     return EvalResult({name: round(metrics.get(name, 0.0), 4) for name in METRICS}, results)
 
 
+def corpus_service(
+    directory: Path, settings: Settings, embedder: Embedder, progress: Progress | None = None
+) -> Service:
+    """A service over an eval corpus: DIR ingested into its own index, cached between runs and updated
+    incrementally (only new or changed files are embedded).
+
+    The index lives under the cache directory, keyed by the corpus's path and the settings that shape the
+    index (model, backend, chunking), so that two corpora or two configurations never share one.
+
+    Raises:
+        BadInput: DIR is not a directory.
+    """
+    if not directory.is_dir():
+        raise BadInput(f"{directory}: no such directory of transcripts (--docs)")
+    service = Service(settings, embedder)
+    key = json.dumps({"docs": str(directory.resolve()), **service.signature}, sort_keys=True)
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    index_dir = settings.cache_dir / "eval-indexes" / f"{directory.resolve().name}-{digest}"
+    service = Service(settings.model_copy(update={"index_dir": index_dir, "docs_dir": directory}), embedder)
+    service.ingest([directory], progress)
+    return service
+
+
 def check_against(
     metrics: dict[str, float], baseline: dict[str, float], tolerance: float = CHECK_TOLERANCE
 ) -> list[str]:

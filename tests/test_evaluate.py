@@ -157,3 +157,100 @@ def test_beir_runner_on_a_tiny_dataset(tmp_path, embedder):
     assert result.metrics["dense"] == result.metrics["hybrid"] == {"ndcg@10": 1.0, "recall@100": 1.0}
     with pytest.raises(BadInput, match="not a BEIR dataset"):
         evaluate_beir(tmp_path / "qrels", Settings(), embedder)
+
+
+SMALL_SET = [
+    {
+        "id": "grain",
+        "question": "How many ships left Odesa with grain?",
+        "relevant_docs": ["diarized"],
+        "relevant_passages": ["Thirty-two ships left with grain"],
+    },
+    {
+        "id": "arctic",
+        "question": "How often does the chair of the Arctic Council rotate?",
+        "relevant_docs": ["names"],
+        "relevant_passages": ["The chair rotates every two years"],
+    },
+    {
+        "id": "harbour",
+        "question": "When will the harbour reopen after the repairs?",
+        "relevant_docs": ["rolling"],
+        "relevant_passages": ["harbour will reopen in May"],
+    },
+    {
+        "id": "border",
+        "question": "How much did Secretary Mayorkas ask Congress for the border?",
+        "relevant_docs": ["briefing"],
+        "relevant_passages": ["$2 billion for the border"],
+    },
+    {"id": "borscht", "question": "What is the recipe for borscht?", "answerable": False},
+]
+
+
+@pytest.fixture
+def small_eval(tmp_path: Path) -> tuple[Path, Path]:
+    """An eval set of our own over caption, briefing and mid.ru files, with the questions file in eval/."""
+    docs = tmp_path / "corpus"
+    docs.mkdir()
+    fixtures = ROOT / "tests" / "ingest" / "fixtures"
+    for path in [*fixtures.iterdir(), DOCS / "001_b6cd861ff3b78f22.txt"]:
+        (docs / path.name).write_bytes(path.read_bytes())
+    questions = tmp_path / "eval" / "questions.jsonl"
+    questions.parent.mkdir()
+    questions.write_text("".join(json.dumps(q) + "\n" for q in SMALL_SET))
+    return questions, docs
+
+
+@pytest.mark.slow
+def test_eval_over_a_corpus_of_its_own_with_a_gate(small_eval):
+    questions, docs = small_eval
+    command = [
+        str(ROOT / ".venv" / "bin" / "rag"),
+        "eval",
+        "--questions",
+        str(questions),
+        "--docs",
+        str(docs),
+    ]
+    first = subprocess.run(
+        [*command, "--json", "--write-baseline"], capture_output=True, text=True, timeout=600
+    )
+    assert first.returncode == 0, first.stderr
+    metrics = json.loads(first.stdout)["metrics"]
+    assert metrics["hit@5"] == 1.0 and metrics["doc_recall@5"] == 1.0
+    baseline = questions.parent / "baseline.json"  # beside the questions file
+    assert json.loads(baseline.read_text())["metrics"] == metrics
+
+    # The second run reuses the cached index: nothing is embedded again; the gate passes.
+    again = subprocess.run([*command, "--check"], capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and "check passed" in again.stderr
+
+    # A changed corpus is ingested incrementally; a metric that falls fails the gate.
+    (docs / "diarized.vtt").unlink()
+    fallen = subprocess.run([*command, "--check"], capture_output=True, text=True, timeout=600)
+    assert fallen.returncode == 1 and "regression: doc_recall@5" in fallen.stderr
+
+
+def test_eval_docs_must_be_a_directory(tmp_path, embedder):
+    from rag.config import Settings
+    from rag.evaluate import corpus_service
+
+    with pytest.raises(BadInput, match="no such directory"):
+        corpus_service(tmp_path / "missing", Settings(cache_dir=tmp_path), embedder)
+
+
+@pytest.mark.slow
+def test_the_eval_index_is_cached_and_updated_incrementally(small_eval, embedder, tmp_path):
+    from rag.config import Settings
+    from rag.evaluate import corpus_service
+
+    _, docs = small_eval
+    settings = Settings(cache_dir=tmp_path / "cache")
+    first = corpus_service(docs, settings, embedder)
+    assert {d.doc_id for d in first.documents()} >= {"voices", "names", "briefing", "001_b6cd861ff3b78f22"}
+    (docs / "extra.txt").write_text("Jane Doe: The lighthouse keeper retired in April.\n")
+    second = corpus_service(docs, settings, embedder)
+    assert second.settings.index_dir == first.settings.index_dir
+    assert "extra" in {d.doc_id for d in second.documents()}
+    assert second.ingest([docs]).embedded == 0  # nothing left to embed
