@@ -133,7 +133,7 @@ def test_markdown_front_matter_gives_metadata_and_the_body_the_turns():
         'Alejandro Mayorkas, February 11,\\_2022"\n---\n \nJames S. Brady Press Briefing Room\n\n'
         "12:48 P.M. EST\n\nMS. PSAKI:  Hi, everyone.\n\nSECRETARY MAYORKAS:  Thank you, Jen.  We are\n"
         "ready for the storm season.\n\nQ  Happy Friday.  Mr. Secretary, how many agents\nare deployed?\n\n"
-        "SECRETARY MAYORKAS:  About 400.\n"
+        "SECRETARY MAYORKAS:  About 400 \\[sic\\], see \\#BorderFacts.\n"
     )
     doc = parse_text(text, "2022-02-11-briefing")
     assert doc.format == "markdown"
@@ -145,7 +145,7 @@ def test_markdown_front_matter_gives_metadata_and_the_body_the_turns():
         ("Ms. Psaki", "MS. PSAKI: Hi, everyone."),
         ("Secretary Mayorkas", "SECRETARY MAYORKAS: Thank you, Jen. We are ready for the storm season."),
         ("Question", "Q Happy Friday. Mr. Secretary, how many agents are deployed?"),
-        ("Secretary Mayorkas", "SECRETARY MAYORKAS: About 400."),
+        ("Secretary Mayorkas", "SECRETARY MAYORKAS: About 400 [sic], see #BorderFacts."),  # escapes read
     ]
 
 

@@ -23,6 +23,8 @@ FORMAT = "markdown"
 _FRONT_MATTER = re.compile(
     r"\A\ufeff?---[ \t]*\r?\n(?P<yaml>.*?)\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.DOTALL
 )
+# Markdown's backslash escapes ("\\[sic\\]", "\\#hashtag"): the reader sees the character alone.
+_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|<>~$])")
 _HEADING = re.compile(r"^#{1,6}[ \t]+(?P<title>.+?)[ \t]*#*$", re.MULTILINE)
 
 
@@ -34,6 +36,7 @@ def sniff(text: str, name: str) -> float:
 
 def parse(doc_id: str, text: str, sha256: str, source: str) -> Document:
     meta, body = _front_matter(text)
+    body = _ESCAPE.sub(r"\1", body)
     title = _clean(meta.get("title"))
     if not title and (heading := _HEADING.match(body.lstrip())):
         title = heading["title"].strip()
