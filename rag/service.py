@@ -369,6 +369,7 @@ class Service:
                 dense.remove(store.delete(doc_id))
                 documents.pop(doc_id)
             chunked = [(doc, self.chunk(doc)) for doc in fresh]
+            report.languages = {doc.doc_id: doc.language for doc in fresh}
             inputs = [c.embedding_input for _, chunks in chunked for c in chunks]
             done = 0
 

@@ -75,13 +75,23 @@ class IngestReport:
     embedded: int = 0  # chunks embedded by this run
     seconds: float = 0.0
     rebuild_reason: str | None = None
+    languages: dict[str, str | None] = field(default_factory=dict)  # doc_id -> language, of docs embedded
 
     def summary(self) -> str:
-        return (
+        line = (
             f"{len(self.added)} added, {len(self.updated)} updated, {len(self.removed)} removed, "
             f"{len(self.unchanged)} unchanged, {len(self.skipped)} skipped; "
             f"{self.chunks} chunks ({self.embedded} embedded) in {self.seconds:.1f} s"
         )
+        foreign = sorted(
+            f"{doc_id} ({lang or 'unknown'})" for doc_id, lang in self.languages.items() if lang != "en"
+        )
+        if foreign:
+            line += (
+                f"\nnot in English, found by their words more than by meaning (the model is English-only): "
+                f"{', '.join(foreign)}"
+            )
+        return line
 
 
 @dataclass(frozen=True)

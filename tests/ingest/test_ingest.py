@@ -164,3 +164,20 @@ def test_cli_ingest_prints_a_summary_and_is_silent_with_quiet(tmp_path):
         text=True,
     )
     assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "no such file" in missing.stderr
+
+
+def test_the_summary_names_transcripts_not_in_english(make_service, tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "lavrov_ru.txt").write_bytes(
+        "Сергей Лавров: Договор о квокках был подписан в Перте во вторник. Мы обсудили Арктику.".encode(
+            "cp1251"
+        )
+    )
+    (docs / "note_en.txt").write_text(
+        "Jane Doe: The harbour will reopen in May after the repairs are finished."
+    )
+    report = make_service(docs).ingest()
+    assert sorted(report.added) == ["lavrov_ru", "note_en"] and not report.skipped
+    assert "not in English" in report.summary() and "lavrov_ru (ru)" in report.summary()
+    assert "note_en" not in report.summary()
