@@ -253,3 +253,42 @@ def test_languages_are_identified():
 def test_sentences_split_at_their_ends_not_at_abbreviations(sentences):
     text = "  ".join(sentences)
     assert [text[s:e] for s, e in sentence_spans(text)] == sentences
+
+
+# -- mid.ru pages and their reposts --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("header", "date", "time"),
+    [
+        ("Asset Publisher\n\n2 August 201818:22", "2018-08-02", "18:22"),
+        ("18:22", None, "18:22"),
+        ("June 4, 2016\n\nCategory: News\n\nWritten by Press Office\n\nHits: 1234", "2016-06-04", None),
+        ("10 november / 2017\n\nCategory: Statements", "2017-11-10", None),
+    ],
+)
+def test_midru_headers_and_reposts(header, date, time):
+    text = (
+        f"{header}\n\nForeign Minister Sergey Lavrov's remarks at a news conference, Moscow\n\n"
+        "• en-GB1 ru-RU1 es-ES1\n\nSergey Lavrov: We discussed the Arctic.\n\n"
+        "Question: What about shipping?\n\nSergey Lavrov: It will grow.\n"
+    )
+    doc = parse_text(text, "page")
+    assert (doc.format, doc.date, doc.time) == ("mid.ru", date, time)
+    assert doc.title.startswith("Foreign Minister Sergey Lavrov's remarks")
+    assert turns(doc) == [
+        ("Sergey Lavrov", "Sergey Lavrov: We discussed the Arctic."),
+        ("Question", "Question: What about shipping?"),
+        ("Sergey Lavrov", "Sergey Lavrov: It will grow."),
+    ]
+
+
+def test_midru_2022_design_single_line_breaks_still_split_turns():
+    text = (
+        "12 March 202214:05\n\nForeign Minister Sergey Lavrov's answers to media questions, Antalya, "
+        "March 10, 2022\n\nen-GB1 ru-RU1\n\nSergey Lavrov: Good afternoon.\nQuestion: Will the talks go on?\n"
+        "Sergey Lavrov: Yes, they will.\n"
+    )
+    doc = parse_text(text, "page2022")
+    assert [s for s, _ in turns(doc)] == ["Sergey Lavrov", "Question", "Sergey Lavrov"]
+    assert doc.place == "Antalya" and doc.date == "2022-03-12"

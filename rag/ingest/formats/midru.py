@@ -28,6 +28,14 @@ _HEADER = re.compile(
     r"(?P<time>\d{1,2}:\d{2})?$",
     re.IGNORECASE,
 )
+# Embassy reposts date their pages "June 4, 2016" or "10 november / 2017".
+_REPOST_DATE = re.compile(
+    rf"^(?:(?P<month>{_MONTHS})\s+(?P<day>\d{{1,2}}),\s+(?P<year>\d{{4}})"
+    rf"|(?P<day2>\d{{1,2}})\s+(?P<month2>{_MONTHS})\s*/\s*(?P<year2>\d{{4}}))$",
+    re.IGNORECASE,
+)
+# Repost chrome: "Category: News", "Written by Press Office", "Hits: 1234".
+_REPOST_CHROME = re.compile(r"^(?:Category:|Written by\b|Hits:)", re.IGNORECASE)
 # "..., Vientiane, July 26, 2016": the place is the comma-separated segment just before the date.
 _TITLE_PLACE = re.compile(rf",\s*(?P<place>[A-Z][\w'’.\- ]{{1,40}}?),\s*(?:{TITLE_DATE.pattern})\s*$")
 _ROLE = (
@@ -65,6 +73,8 @@ def sniff(text: str, name: str) -> float:
     score = 0.0
     if head and (header := _HEADER.match(head[0])) and (header["year"] or header["time"]):
         score += 0.5
+    if any(_REPOST_CHROME.match(p) for p in head):
+        score += 0.5
     if any(_LANG_SWITCH.match(p) for p in head) or any(p.lower() in _CHROME_LINES for p in head):
         score += 0.5
     if "mid.ru" in text[:20000]:
@@ -74,13 +84,20 @@ def sniff(text: str, name: str) -> float:
 
 def parse(doc_id: str, text: str, sha256: str, source: str) -> Document:
     blocks = paragraphs(text, opens_turn)
-    blocks = [b for b in blocks if b.lower() not in _CHROME_LINES]
+    blocks = [b for b in blocks if b.lower() not in _CHROME_LINES and not _REPOST_CHROME.match(b)]
     date = time = None
     if blocks and (header := _HEADER.match(blocks[0])) and (header["year"] or header["time"]):
         blocks.pop(0)
         time = header["time"]
         if header["year"]:
             date = iso_date(header["day"], header["month"], header["year"])
+    elif blocks and (repost := _REPOST_DATE.match(blocks[0])):
+        blocks.pop(0)
+        date = iso_date(
+            repost["day"] or repost["day2"],
+            repost["month"] or repost["month2"],
+            repost["year"] or repost["year2"],
+        )
     title = blocks.pop(0).lstrip("#").strip() if blocks else doc_id
     date = date or title_case_date(title)
     place_match = _TITLE_PLACE.search(title)
@@ -115,7 +132,7 @@ def principal_speaker(title: str) -> str | None:
 
 
 def _is_chrome(block: str) -> bool:
-    return bool(_LANG_SWITCH.match(block)) or bool(_TAG_LINE.match(block))
+    return bool(_LANG_SWITCH.match(block) or _TAG_LINE.match(block))
 
 
 def _is_english_prose(block: str) -> bool:
