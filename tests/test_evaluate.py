@@ -254,3 +254,25 @@ def test_the_eval_index_is_cached_and_updated_incrementally(small_eval, embedder
     assert second.settings.index_dir == first.settings.index_dir
     assert "extra" in {d.doc_id for d in second.documents()}
     assert second.ingest([docs]).embedded == 0  # nothing left to embed
+
+
+WH = ROOT / "eval" / "wh"
+
+
+@pytest.mark.slow
+def test_the_white_house_eval_set_does_not_regress():
+    """The archive's regression gate: eval/wh/docs ingested into its own cached index, then checked
+    against eval/wh/baseline.json."""
+    if not (WH / "questions.jsonl").is_file():
+        pytest.skip("eval/wh/questions.jsonl is absent")
+    command = [str(ROOT / ".venv" / "bin" / "rag"), "eval", "--questions", str(WH / "questions.jsonl")]
+    result = subprocess.run(
+        [*command, "--docs", str(WH / "docs"), "--check", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=3600,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["metrics"]["doc_recall@10"] > 0.8
+    assert "check passed" in result.stderr
