@@ -84,7 +84,7 @@ def _progress_bar(quiet: bool, label: str) -> Iterator[Callable[[int, int], None
 @index_option
 @click.option("--quiet", is_flag=True, help="No progress bar and no summary line.")
 def ingest(paths: tuple[Path, ...], index_dir: Path | None, quiet: bool) -> None:
-    """Index transcripts (.txt, .md) from PATHS (default: docs_raw/), incrementally."""
+    """Index transcripts (.txt, .md, .vtt, .srt) from PATHS (default: docs_raw/), incrementally."""
     from rag.service import Service
 
     service = Service(_settings(index_dir=index_dir))
