@@ -39,7 +39,8 @@ _UPPER_LABEL = re.compile(
 )
 _Q_LABEL = re.compile(r"^Q(?::\s*|[ \t\u00a0]+)(?=\S)")
 _QUESTION_LABELS = {"question", "remark", "journalist", "interviewer", "correspondent", "reporter", "q"}
-_ROLE_LABELS = _QUESTION_LABELS | {"answer", "moderator", "host", "chairman", "chair", "reply"}
+_ANSWER_LABELS = {"answer", "reply"}  # the principal speaker's turn, named by the title
+_ROLE_LABELS = _QUESTION_LABELS | _ANSWER_LABELS | {"moderator", "host", "chairman", "chair"}
 _PERSON = re.compile(rf"^(?P<name>{NAME}\s+{NAME}(?:\s+{NAME})?)\b")
 # Capitalised words that open a sentence with a colon but name nobody ("NOTE:", "UPDATE:").
 _NOT_SPEAKERS = {"note", "update", "correction", "end", "source", "transcript", "http", "https"}
@@ -177,8 +178,10 @@ def speaker_label(paragraph: str, principal: str | None = None, upper_only: bool
             return None
         if name.lower() in _QUESTION_LABELS:
             return Label(QUESTION, True, upper.end())
-        if name.lower() in _ROLE_LABELS:
+        if name.lower() in _ANSWER_LABELS:
             return Label(principal or name.title(), False, upper.end())
+        if name.lower() in _ROLE_LABELS:
+            return Label(name.title(), False, upper.end())
         return Label(_display_name(name), False, upper.end())
     label = None if upper_only else _LABEL.match(paragraph)
     if not label or label["name"].lower() in _NOT_SPEAKERS:
@@ -188,8 +191,10 @@ def speaker_label(paragraph: str, principal: str | None = None, upper_only: bool
     if lowered in _QUESTION_LABELS:
         journalist = _PERSON.match(note or "")
         return Label(journalist["name"] if journalist else QUESTION, True, label.end())
-    if lowered in _ROLE_LABELS:
+    if lowered in _ANSWER_LABELS:
         return Label(principal or name, False, label.end())
+    if lowered in _ROLE_LABELS:
+        return Label(name, False, label.end())
     if len(name.split()) < 2:
         return None
     return Label(name, False, label.end())

@@ -292,3 +292,12 @@ def test_midru_2022_design_single_line_breaks_still_split_turns():
     doc = parse_text(text, "page2022")
     assert [s for s, _ in turns(doc)] == ["Sergey Lavrov", "Question", "Sergey Lavrov"]
     assert doc.place == "Antalya" and doc.date == "2022-03-12"
+
+
+def test_a_moderator_is_not_the_principal_speaker_but_an_answer_is():
+    text = (
+        "2 August 201818:22\n\nForeign Minister Sergey Lavrov's remarks, Singapore, August 2, 2018\n\n"
+        "Moderator: The floor is open for questions.\n\nQuestion: Will you meet Mr Pompeo?\n\n"
+        "Answer: We will meet tomorrow.\n"
+    )
+    assert [s for s, _ in turns(parse_text(text, "page"))] == ["Moderator", "Question", "Sergey Lavrov"]
