@@ -142,7 +142,8 @@ def test_filters_errors_documents_and_upload(page, tmp_path):
     rows = page.query_selector_all("#documents-table tbody tr")
     titles = [r.query_selector("td").text_content() for r in rows]
     assert len(rows) >= 6 and any(t.startswith("Foreign Minister Sergey Lavrov") for t in titles)
-    assert rows[0].query_selector_all("td")[3].text_content().isdigit()
+    assert rows[0].query_selector_all("td")[3].text_content() == "en"  # the language
+    assert rows[0].query_selector_all("td")[4].text_content().isdigit()
     transcript = tmp_path / "walrus_briefing.txt"
     transcript.write_text(
         "Briefing on walruses, Moscow, May 5, 2021\n\nSergey Lavrov: Walruses need a treaty too.\n"
