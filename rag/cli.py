@@ -212,6 +212,24 @@ def ask(
     print_answer(answer)
 
 
+@cli.command()
+@click.argument("quote")
+@json_option
+@_filter_options
+@index_option
+def verify(quote: str, as_json: bool, index_dir: Path | None, **filters: Any) -> None:
+    """Is QUOTE in the transcripts word for word, close to what was said, or not there? --speaker names
+    who it is attributed to: the same words from someone else are flagged."""
+    service = _service(index_dir)
+    result = service.verify(quote, _filters(**filters))
+    if as_json:
+        _emit_json(result.to_dict())
+        return
+    from rag.render import print_verification
+
+    print_verification(result)
+
+
 @cli.command(name="eval")
 @click.option(
     "--questions",
@@ -234,6 +252,22 @@ def ask(
 )
 @click.option("--mode", type=click.Choice(["dense", "bm25", "hybrid"]), default="hybrid", show_default=True)
 @click.option(
+    "--quotes",
+    "quotes_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Evaluate `rag verify` on a quote-probe set instead (eval/quote_probes.jsonl), over --quote-docs.",
+)
+@click.option(
+    "--quote-docs",
+    "quote_docs",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    default=[Path("docs_raw"), Path("eval/quote_corpus")],
+    show_default=True,
+    help="With --quotes: the transcripts the probes come from, ingested into an index of their own "
+    "(cached; --index to choose it).",
+)
+@click.option(
     "--beir",
     "beir_dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -254,11 +288,16 @@ def eval_(
     write_baseline: bool,
     baseline_path: Path,
     mode: str,
+    quotes_path: Path | None,
+    quote_docs: tuple[Path, ...],
     beir_dir: Path | None,
     report_path: Path | None,
     index_dir: Path | None,
 ) -> None:
     """Measure retrieval on an eval set; with --check, fail on a regression."""
+    if quotes_path is not None:
+        _eval_quotes(quotes_path, quote_docs, index_dir, as_json, check)
+        return
     if beir_dir is not None:
         _eval_beir(beir_dir, as_json)
         return
@@ -310,6 +349,35 @@ def eval_(
                 click.echo(f"regression: {line}", err=True)
             sys.exit(1)
         click.echo(f"check passed: every metric within {CHECK_TOLERANCE} of {baseline_path}", err=True)
+
+
+def _eval_quotes(
+    probes_path: Path, docs: tuple[Path, ...], index_dir: Path | None, as_json: bool, check: bool
+) -> None:
+    """Verify every probe; with check, exit 1 when a metric is below its target (rag.quote_eval.TARGETS)."""
+    from rag.quote_eval import evaluate_quotes, load_probes
+    from rag.service import Service
+
+    probes = load_probes(probes_path)
+    settings = _settings(index_dir=index_dir)
+    if index_dir is None:
+        settings = _settings(index_dir=settings.cache_dir / "quote-eval-index")
+    service = Service(settings)
+    with _progress_bar(as_json, "embedding") as progress:
+        service.ingest(list(docs), progress)
+    result = evaluate_quotes(service, probes)
+    if as_json:
+        _emit_json(result.to_json())
+    else:
+        from rag.render import print_quote_eval
+
+        print_quote_eval(result)
+    if check:
+        if failures := result.failures():
+            for line in failures:
+                click.echo(f"below target: {line}", err=True)
+            sys.exit(1)
+        click.echo("check passed: every verdict's precision and recall at its target", err=True)
 
 
 def _eval_beir(directory: Path, as_json: bool) -> None:
