@@ -9,6 +9,7 @@ clause leaves long runs, an invented sentence on the same topic shares only a fe
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import re
 import unicodedata
@@ -26,6 +27,8 @@ MIN_RUN = 3  # words in a row, in order, that count as said
 CLOSE_COVERAGE = 0.6  # share of the quote's words said in runs, for a close match
 RESCORED = 12  # candidate turns aligned with difflib after rapidfuzz's first cut
 SHOWN = 3  # closest turns shown when nothing is close
+GAP = 12  # words of a turn between two runs of a quote beyond which they are two places
+SLACK = 3  # words around a match where the quote's shorter runs are looked for
 
 
 @dataclass(frozen=True)
@@ -119,7 +122,8 @@ def turns(doc: Document) -> list[Unit]:
     for p in [*doc.paragraphs, None]:
         if run and (p is None or (p.speaker, p.is_question) != (run[0].speaker, run[0].is_question)):
             start, end = run[0].start, run[-1].end
-            units.append(Unit(doc.doc_id, run[0].speaker, start, end, words(doc.text[start:end], start)))
+            if said := words(doc.text[start:end], start):
+                units.append(Unit(doc.doc_id, run[0].speaker, start, end, said))
             run = []
         if p is not None:
             run.append(p)
@@ -133,8 +137,11 @@ def speaker_matches(named: str | None, speaker: str | None) -> bool | None:
     return named.strip().casefold() in (speaker or "").casefold()
 
 
-def align(quote: Sequence[Word], said: str, unit: Unit, text: str) -> Alignment:
-    """Where in a turn the quote's words were said, and a word diff against that span.
+def align(quote: Sequence[Word], said: str, unit: Unit, text: str) -> list[Alignment]:
+    """Where in a turn the quote's words were said, with a word diff against each place.
+
+    The quote's runs of MIN_RUN words or more, in order, that lie within GAP words of each other in the turn
+    make one place; runs further apart are separate places (a quote stitched from one answer's sentences).
 
     Args:
         quote: the quote's words.
@@ -147,24 +154,68 @@ def align(quote: Sequence[Word], said: str, unit: Unit, text: str) -> Alignment:
     if (at := _find(q, u)) is not None:
         span = unit.words[at : at + len(q)]
         diff = (DiffOp("same", said.strip(), text[span[0].start : span[-1].end]),)
-        return Alignment(unit, True, frozenset(range(len(q))), span[0].start, span[-1].end, 1.0, diff)
+        return [Alignment(unit, True, frozenset(range(len(q))), span[0].start, span[-1].end, 1.0, diff)]
     blocks = [
         b
         for b in difflib.SequenceMatcher(None, q, u, autojunk=False).get_matching_blocks()
         if b.size >= min(MIN_RUN, len(q))
     ]
-    if not blocks:
-        return Alignment(unit, False, frozenset(), unit.start, unit.start, 0.0, ())
-    covered = frozenset(i for b in blocks for i in range(b.a, b.a + b.size))
-    first, last = blocks[0].b, blocks[-1].b + blocks[-1].size
-    # The span runs from the first run to the last, widened by the quote's unmatched ends.
-    first = max(0, first - blocks[0].a)
-    last = min(len(u), last + len(q) - (blocks[-1].a + blocks[-1].size))
+    places: list[list[difflib.Match]] = []
+    for b in blocks:
+        if places and b.b - (places[-1][-1].b + places[-1][-1].size) <= GAP:
+            places[-1].append(b)
+        else:
+            places.append([b])
+    if not places:
+        return [_closest(quote, said, unit, text)]
+    aligned = []
+    for i, place in enumerate(places):
+        # The quote's part said here: its unmatched head before the first place, its tail after the last.
+        qa = 0 if i == 0 else place[0].a
+        qb = len(q) if i == len(places) - 1 else place[-1].a + place[-1].size
+        tail = qb - place[-1].a - place[-1].size
+        first, last = _span(q[qa:qb], u, place[0].b - (place[0].a - qa), place[-1].b + place[-1].size + tail)
+        span = unit.words[first:last]
+        aligned.append(
+            Alignment(
+                unit,
+                False,
+                frozenset(j for b in place for j in range(b.a, b.a + b.size)),
+                span[0].start,
+                span[-1].end,
+                fuzz.ratio(" ".join(q[qa:qb]), " ".join(u[first:last])) / 100,
+                _diff(quote[qa:qb], said, span, text),
+            )
+        )
+    return aligned
+
+
+def _closest(quote: Sequence[Word], said: str, unit: Unit, text: str) -> Alignment:
+    """Where a turn comes closest to a quote none of whose runs it holds: rapidfuzz's best window."""
+    q, u = _join(quote), _join(unit.words)
+    best = fuzz.partial_ratio_alignment(q, u)
+    assert best is not None  # None only below a score_cutoff, and none is given
+    # Word indices of the window's first and last characters in the joined turn.
+    starts = [0]
+    for w in unit.words[:-1]:
+        starts.append(starts[-1] + len(w.norm) + 1)
+    first = bisect.bisect_right(starts, best.dest_start) - 1
+    last = max(first + 1, bisect.bisect_left(starts, best.dest_end))
     span = unit.words[first:last]
-    similarity = fuzz.ratio(" ".join(q), " ".join(u[first:last])) / 100
-    return Alignment(
-        unit, False, covered, span[0].start, span[-1].end, similarity, _diff(quote, said, span, text)
-    )
+    diff = _diff(quote, said, span, text)
+    return Alignment(unit, False, frozenset(), span[0].start, span[-1].end, best.score / 100, diff)
+
+
+def _span(q: list[str], u: list[str], lo: int, hi: int) -> tuple[int, int]:
+    """The words of u where q was said, around the rough span [lo, hi): looked at again with SLACK words
+    either side, so that shorter runs there ("in Paris" after a dropped word) belong to it."""
+    lo, hi = max(0, lo - SLACK), min(len(u), hi + SLACK)
+    near = difflib.SequenceMatcher(None, q, u[lo:hi], autojunk=False).get_matching_blocks()[:-1]
+    if not near:
+        return lo, hi
+    first = max(lo, lo + near[0].b - near[0].a)  # the quote's unmatched head: changed words
+    last = min(hi, lo + near[-1].b + near[-1].size + len(q) - near[-1].a - near[-1].size)
+    return first, last
 
 
 def _find(q: list[str], u: list[str]) -> int | None:
@@ -214,7 +265,7 @@ def judge(
     q = words(quote)
     if not q:
         return Verification(quote, "not_found", [], named)
-    aligned = [align(q, quote, unit, texts[unit.doc_id]) for unit in shortlist(quote, units)]
+    aligned = [a for unit in shortlist(quote, units) for a in align(q, quote, unit, texts[unit.doc_id])]
     aligned.sort(
         key=lambda a: (
             -a.exact,
@@ -241,5 +292,5 @@ def judge(
             covered |= a.covered
     if len(covered) / len(q) >= CLOSE_COVERAGE:
         return Verification(quote, "close", [match(a, i) for i, a in enumerate(chosen, 1)], named)
-    shown = [a for a in aligned if a.end > a.start][:SHOWN]
+    shown = aligned[:SHOWN]
     return Verification(quote, "not_found", [match(a, i) for i, a in enumerate(shown, 1)], named)
