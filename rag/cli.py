@@ -185,10 +185,10 @@ def search(question: str, k: int, as_json: bool, index_dir: Path | None, **filte
 @json_option
 @click.option(
     "--llm",
-    type=click.Choice(["none", "openai"]),
+    type=click.Choice(["none", "openai", "local"]),
     default=None,
-    help="none: verbatim quotes; openai: an answer composed by the LLM of RAG_LLM_BASE_URL / RAG_LLM_MODEL "
-    "(default: RAG_LLM, else none).",
+    help="none: verbatim quotes; openai: an answer composed by the LLM of RAG_LLM_BASE_URL / RAG_LLM_MODEL; "
+    "local: by the GGUF model of RAG_LLM_GGUF, in process (default: RAG_LLM, else none).",
 )
 @_filter_options
 @index_option

@@ -65,9 +65,12 @@ class Settings(BaseSettings):
     abstain_threshold: float = Field(0.31, ge=-1, le=2)
     coverage_weight: float = Field(0.3, ge=0, le=2)
 
-    # LLM answers over an OpenAI-compatible API (OpenAI, Ollama, llama.cpp, vLLM, LM Studio); "none" keeps
-    # the extractive answer. `llm` is the default when a request does not say.
-    llm: Literal["none", "openai"] = "none"
+    # LLM answers over an OpenAI-compatible API (OpenAI, Ollama, llama.cpp, vLLM, LM Studio), or "local": a
+    # GGUF file run in process by llama.cpp (extra [local-llm]); "none" keeps the extractive answer. `llm` is
+    # the default when a request does not say.
+    llm: Literal["none", "openai", "local"] = "none"
+    llm_gguf: Path | None = None
+    llm_threads: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
     llm_base_url: str | None = None
     llm_model: str | None = None
     llm_api_key: str | None = None

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -41,6 +41,9 @@ from rag.ingest.parse import SUFFIXES, decode_transcript, parse_document, read_t
 from rag.retrieve import FusionSettings, Hit, Mode, Retriever
 from rag.types import Answer, Chunk, Document, Filters, IngestReport, Passage
 from rag.verify import Alignment, Verification, judge, turns
+
+if TYPE_CHECKING:
+    from rag.answer.local_llm import LocalLlmClient
 
 MAX_QUESTION_CHARS = 2000
 MAX_K = 50
@@ -130,7 +133,7 @@ class Service:
             yield "done", extractive
             return
         try:
-            client = LlmClient(self.llm_settings)
+            client = self._llm_client(llm or self.settings.llm)
             messages, sources = build_messages(question, passages, self.token_counter, self.llm_settings)
             if stream:
                 parts = []
@@ -175,9 +178,7 @@ class Service:
 
         def passage(a: Alignment, rank: int) -> Passage:
             doc = docs[a.unit.doc_id]
-            chunk = next(
-                (c for c in retriever.store.chunks(doc.doc_id) if c.start <= a.start < c.end), None
-            )
+            chunk = next((c for c in retriever.store.chunks(doc.doc_id) if c.start <= a.start < c.end), None)
             return Passage(
                 rank=rank,
                 score=round(a.similarity, 4),
@@ -194,6 +195,14 @@ class Service:
 
         texts = {doc_id: doc.text for doc_id, doc in docs.items()}
         return judge(quote, candidates, texts, filters.speaker, passage)
+
+    def _llm_client(self, kind: str) -> LlmClient | LocalLlmClient:
+        """The OpenAI-compatible endpoint's client, or the in-process GGUF model's (loaded once)."""
+        if kind == "local":
+            from rag.answer.local_llm import LocalLlmClient
+
+            return LocalLlmClient(self.llm_settings, self.settings.llm_gguf, self.settings.llm_threads)
+        return LlmClient(self.llm_settings)
 
     def _extractive(self, question: str, passages: list[Passage], hits: list[Hit]) -> Answer:
         if self.abstains(question, passages, hits):

@@ -59,8 +59,10 @@ class AskRequest(SearchRequest):
         extra="forbid", json_schema_extra={"example": {"question": _QUESTION, "k": 5, "stream": False}}
     )
 
-    llm: Literal["none", "openai"] | None = Field(
-        None, description="none: verbatim quotes; openai: composed by the configured LLM (default: RAG_LLM)."
+    llm: Literal["none", "openai", "local"] | None = Field(
+        None,
+        description="none: verbatim quotes; openai: composed by the configured LLM; local: by the GGUF model "
+        "run in process (default: RAG_LLM).",
     )
     stream: bool = Field(
         False, description="Answer as Server-Sent Events: passages, answer pieces, final event."
