@@ -86,6 +86,7 @@ class Settings(BaseSettings):
     # HTTP service. With an API key set, every endpoint but /healthz, /readyz and the web page's static
     # files requires `Authorization: Bearer <key>`.
     api_key: str | None = None
+    public_url: str = "http://127.0.0.1:8000"  # where the web page is served: the CLI's permalinks
     max_upload_bytes: int = Field(5_000_000, ge=1)
 
 

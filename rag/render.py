@@ -74,7 +74,21 @@ def print_passages(
                 body.stylize("bold black on yellow", c.start - p.start, c.end - p.start)
         console.print(header)
         console.print(body)
+        print_cite_lines(p, console)
         console.print()
+
+
+def permalink(p: Passage, base_url: str) -> str:
+    """The web page's address that opens the transcript at the passage's span."""
+    return f"{base_url.rstrip('/')}/#/t/{p.doc_id}/{p.start}-{p.end}"
+
+
+def print_cite_lines(p: Passage, console: Console, base_url: str | None = None) -> None:
+    """The ready citation and the permalink, each on a line of its own to copy from the terminal."""
+    from rag.config import get_settings
+
+    console.print(Text.assemble(("Cite: ", "dim"), p.citation), soft_wrap=True)
+    console.print(Text.assemble(("Link: ", "dim"), permalink(p, base_url or get_settings().public_url)))
 
 
 def print_eval(result: EvalResult, mode: str, console: Console | None = None) -> None:
@@ -172,6 +186,7 @@ def print_verification(result: Verification, console: Console | None = None) -> 
                 style="dim",
                 markup=False,
             )
+        print_cite_lines(p, console)
         console.print()
 
 

@@ -26,6 +26,10 @@ PASSAGE_FIELDS = {
     "text",
     "start",
     "end",
+    "t_start",
+    "t_end",
+    "source_url",
+    "citation",
 }
 
 

@@ -81,6 +81,12 @@ class Passage(BaseModel):
     text: str
     start: int
     end: int
+    t_start: float | None = Field(None, description="Seconds into the recording (timestamped transcripts).")
+    t_end: float | None = None
+    source_url: str | None = Field(None, description="The original's address, when the transcript gives one.")
+    citation: str = Field(
+        description="Ready to paste: speaker, occasion, place, date (+ time into the recording, + link)."
+    )
 
 
 class Citation(BaseModel):

@@ -231,7 +231,8 @@ function passageCard(passage, citations) {
     el("p", { class: "meta" }, meta, " · ",
       el("a", { href: "#", onclick: (e) => { e.preventDefault(); openTranscript(passage.doc_id, passage.start, passage.end); } },
         "open in transcript")),
-    text);
+    text,
+    citeBar(passage));
 }
 
 // ---- the transcript, scrolled to a span --------------------------------------------------------
@@ -277,6 +278,41 @@ async function openTranscript(docId, start = null, end = null) {
   $("transcript-close").focus({ preventScroll: true });
 }
 
+// ---- citing: a ready citation to copy, and permalinks that open the transcript at a span ----------
+
+function permalink(docId, start, end) {
+  return `${location.origin}${location.pathname}#/t/${encodeURIComponent(docId)}/${start}-${end}`;
+}
+
+async function copyText(text, button) {
+  try {
+    await navigator.clipboard.writeText(text);
+    button.textContent = "Copied";
+  } catch (_) {
+    window.prompt("Copy this:", text); // no clipboard access (an insecure origin): the text to copy by hand
+  }
+  setTimeout(() => { button.textContent = button.dataset.label; }, 1500);
+}
+
+function citeBar(passage) {
+  const link = permalink(passage.doc_id, passage.start, passage.end);
+  const button = (label, cls, text) => {
+    const b = el("button", { type: "button", class: `copy ${cls}`, "data-label": label }, label);
+    b.addEventListener("click", () => copyText(text, b));
+    return b;
+  };
+  return el("p", { class: "cite-bar" },
+    el("span", { class: "citation" }, passage.citation), " ",
+    button("Copy citation", "copy-citation", `${passage.citation}\n${link}`), " ",
+    button("Copy link", "copy-link", link));
+}
+
+// A permalink (#/t/DOC_ID/START-END) opens the transcript at that span when the page loads or the hash changes.
+function openPermalink() {
+  const match = /^#\/t\/([^/]+)\/(\d+)-(\d+)$/.exec(location.hash);
+  if (match) openTranscript(decodeURIComponent(match[1]), Number(match[2]), Number(match[3]));
+}
+
 // ---- views and wiring --------------------------------------------------------------------------
 
 function route() {
@@ -300,8 +336,10 @@ async function start() {
     await loadDocuments().catch(showError);
   });
   window.addEventListener("hashchange", route);
+  window.addEventListener("hashchange", openPermalink);
   route();
   await loadDocuments().catch(showError);
+  openPermalink();
   $("question").focus();
 }
 

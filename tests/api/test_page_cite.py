@@ -1,0 +1,53 @@
+"""Citing from the web page in Chromium: a ready citation copied in one click, and a permalink that opens
+the transcript at the span."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.api.test_page import QUESTION, REPORTS, ask, browser, web  # noqa: F401 - the module's fixtures
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def clip_page(browser, web):  # noqa: F811 - the fixtures imported above
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900}, permissions=["clipboard-read", "clipboard-write"]
+    )
+    page = context.new_page()
+    page.goto(web.url)
+    page.wait_for_selector("#filter-doc option[value='000_81888bb7363425ad']", state="attached")
+    yield page
+    context.close()
+
+
+def test_copy_citation_puts_the_citation_and_its_permalink_on_the_clipboard(clip_page, web):  # noqa: F811
+    page = clip_page
+    expected = httpx.post(f"{web.url}/ask", json={"question": QUESTION, "k": 5}).json()
+    ask(page, QUESTION)
+    card = page.locator(".card").first
+    cited = next(p for p in expected["passages"] if p["chunk_id"] == card.get_attribute("data-chunk-id"))
+    assert cited["citation"].startswith("Sergey Lavrov, remarks and answers to media questions at the news")
+    assert cited["citation"].endswith("Singapore, 2 August 2018")
+    assert card.locator(".citation").inner_text() == cited["citation"]
+    card.locator(".copy-citation").click()
+    page.wait_for_function("document.querySelector('.card .copy-citation').textContent === 'Copied'")
+    link = f"{web.url}/#/t/{cited['doc_id']}/{cited['start']}-{cited['end']}"
+    assert page.evaluate("navigator.clipboard.readText()") == f"{cited['citation']}\n{link}"
+    card.locator(".copy-link").click()
+    page.wait_for_function("document.querySelector('.card .copy-link').textContent === 'Copied'")
+    assert page.evaluate("navigator.clipboard.readText()") == link
+    card.scroll_into_view_if_needed()
+    page.screenshot(path=str(REPORTS / "web-cite.png"))
+
+
+def test_a_permalink_opens_the_transcript_at_the_span(clip_page, web):  # noqa: F811
+    page = clip_page
+    citation = httpx.post(f"{web.url}/ask", json={"question": QUESTION}).json()["citations"][0]
+    page.goto(f"{web.url}/#/t/{citation['doc_id']}/{citation['start']}-{citation['end']}")
+    mark = page.wait_for_selector("#transcript:not([hidden]) mark.highlight")
+    assert mark.inner_text() == citation["quote"]
+    assert mark.is_visible() and page.locator("#transcript-title").inner_text().startswith("Foreign Minister")
+    page.screenshot(path=str(REPORTS / "web-permalink.png"))
