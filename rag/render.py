@@ -73,6 +73,9 @@ def print_passages(
             if c.chunk_id == p.chunk_id:
                 body.stylize("bold black on yellow", c.start - p.start, c.end - p.start)
         console.print(header)
+        if p.question:
+            asked = Text.assemble(("In reply to: ", "bold"), (p.question, "italic"))
+            console.print(asked, soft_wrap=True)
         console.print(body)
         print_cite_lines(p, console)
         console.print()

@@ -283,6 +283,7 @@ class Retriever:
                         text=r["text"],
                         start=r["start"],
                         end=r["end"],
+                        question=r["context"] or None,
                     )
                 )
                 hits.append(Hit(row, score, cosines.get(row)))
@@ -295,7 +296,7 @@ class Retriever:
         return {
             r["row"]: r
             for r in self.store.db.execute(
-                'SELECT c.row, c.chunk_id, c.doc_id, c.speaker, c.text, c.start, c."end", '
+                'SELECT c.row, c.chunk_id, c.doc_id, c.speaker, c.text, c.start, c."end", c.context, '
                 "d.title, d.date, d.place "
                 f"FROM chunks c JOIN documents d USING (doc_id) WHERE c.row IN ({marks})",
                 rows,

@@ -191,6 +191,7 @@ class Service:
                 text=doc.text[a.start : a.end],
                 start=a.start,
                 end=a.end,
+                question=chunk.context or None if chunk else None,
             )
 
         texts = {doc_id: doc.text for doc_id, doc in docs.items()}

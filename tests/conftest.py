@@ -29,6 +29,7 @@ PASSAGE_FIELDS = {
     "t_start",
     "t_end",
     "source_url",
+    "question",
     "citation",
 }
 

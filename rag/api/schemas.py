@@ -84,6 +84,7 @@ class Passage(BaseModel):
     t_start: float | None = Field(None, description="Seconds into the recording (timestamped transcripts).")
     t_end: float | None = None
     source_url: str | None = Field(None, description="The original's address, when the transcript gives one.")
+    question: str | None = Field(None, description="The reporter's question this passage replies to.")
     citation: str = Field(
         description="Ready to paste: speaker, occasion, place, date (+ time into the recording, + link)."
     )

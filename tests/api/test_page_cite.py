@@ -51,3 +51,16 @@ def test_a_permalink_opens_the_transcript_at_the_span(clip_page, web):  # noqa: 
     assert mark.inner_text() == citation["quote"]
     assert mark.is_visible() and page.locator("#transcript-title").inner_text().startswith("Foreign Minister")
     page.screenshot(path=str(REPORTS / "web-permalink.png"))
+
+
+def test_a_reply_shows_the_question_it_answers_above_it(clip_page, web):  # noqa: F811
+    page = clip_page
+    ask(page, "Has Russia invited partners to join the Greater Eurasian Partnership?")
+    card = page.locator(".card").filter(has=page.locator(".asked")).first
+    asked = card.locator(".asked")
+    assert asked.inner_text().startswith("In reply to: Question: Have you invited your current partners")
+    # The question sits above the reply's words, and the reply is Lavrov's.
+    assert card.locator(".asked").bounding_box()["y"] < card.locator(".passage-text").bounding_box()["y"]
+    assert "Sergey Lavrov" in card.locator(".meta").first.inner_text()
+    card.scroll_into_view_if_needed()
+    page.screenshot(path=str(REPORTS / "web-question-context.png"))

@@ -231,6 +231,7 @@ function passageCard(passage, citations) {
     el("p", { class: "meta" }, meta, " · ",
       el("a", { href: "#", onclick: (e) => { e.preventDefault(); openTranscript(passage.doc_id, passage.start, passage.end); } },
         "open in transcript")),
+    questionAsked(passage),
     text,
     citeBar(passage));
 }
@@ -305,6 +306,12 @@ function citeBar(passage) {
     el("span", { class: "citation" }, passage.citation), " ",
     button("Copy citation", "copy-citation", `${passage.citation}\n${link}`), " ",
     button("Copy link", "copy-link", link));
+}
+
+// The reporter's question a reply answers, shown above it (nothing when the passage replies to none).
+function questionAsked(passage) {
+  if (!passage.question) return "";
+  return el("blockquote", { class: "asked" }, el("span", { class: "asked-label" }, "In reply to: "), passage.question);
 }
 
 // A permalink (#/t/DOC_ID/START-END) opens the transcript at that span when the page loads or the hash changes.
