@@ -19,7 +19,7 @@ from rag.types import Filters
 
 if TYPE_CHECKING:
     from rag.service import Service
-    from rag.types import Answer
+    from rag.types import Answer, Passage
 
 index_option = click.option(
     "--index",
@@ -150,39 +150,72 @@ def _service(index_dir: Path | None, build_if_missing: bool = True) -> Service:
 
 
 def _emit_json(data: dict[str, Any]) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    from rag.export import to_json
+
+    click.echo(to_json(data), nl=False)
 
 
 k_option = click.option("--k", "k", type=int, default=5, show_default=True, help="Passages to return (1-50).")
 json_option = click.option(
     "--json", "as_json", is_flag=True, help="Print one JSON document, as the HTTP API."
 )
+format_option = click.option(
+    "--format",
+    "output",
+    type=click.Choice(["text", "markdown", "csv", "json"]),
+    default=None,
+    help="text: for the terminal (default); markdown or csv: the answer, citations and passages to paste "
+    "into notes; json: as --json.",
+)
+
+
+def _output(output: str | None, as_json: bool) -> str:
+    """--json is --format json."""
+    if as_json and output not in (None, "json"):
+        raise click.UsageError(f"--json and --format {output} ask for different outputs: give one")
+    return "json" if as_json else output or "text"
 
 
 @cli.command()
 @click.argument("question")
 @k_option
 @json_option
+@format_option
 @_filter_options
 @index_option
-def search(question: str, k: int, as_json: bool, index_dir: Path | None, **filters: Any) -> None:
+def search(
+    question: str, k: int, as_json: bool, output: str | None, index_dir: Path | None, **filters: Any
+) -> None:
     """The passages that best answer QUESTION, cited."""
+    output = _output(output, as_json)
     service = _service(index_dir)
     started = time.perf_counter()
     passages = service.search(question, k, _filters(**filters))
     took_ms = (time.perf_counter() - started) * 1000
-    if as_json:
-        _emit_json({"passages": [asdict(p) for p in passages], "took_ms": round(took_ms, 2)})
-        return
-    from rag.render import print_passages
+    if output == "text":
+        from rag.render import print_passages
 
-    print_passages(passages, [])
+        print_passages(passages, [])
+    elif output == "json":
+        _emit_json({"passages": [asdict(p) for p in passages], "took_ms": round(took_ms, 2)})
+    else:
+        _emit_export(output, question, passages, service.settings.public_url)
+
+
+def _emit_export(
+    output: str, question: str, passages: list[Passage], base_url: str, answer: Answer | None = None
+) -> None:
+    from rag.export import to_csv, to_markdown
+
+    text = to_markdown(question, passages, base_url, answer) if output == "markdown" else to_csv(passages)
+    click.echo(text, nl=False)
 
 
 @cli.command()
 @click.argument("question")
 @k_option
 @json_option
+@format_option
 @click.option(
     "--llm",
     type=click.Choice(["none", "openai", "local"]),
@@ -193,14 +226,25 @@ def search(question: str, k: int, as_json: bool, index_dir: Path | None, **filte
 @_filter_options
 @index_option
 def ask(
-    question: str, k: int, as_json: bool, llm: str | None, index_dir: Path | None, **filters: Any
+    question: str,
+    k: int,
+    as_json: bool,
+    output: str | None,
+    llm: str | None,
+    index_dir: Path | None,
+    **filters: Any,
 ) -> None:
     """Answer QUESTION with verbatim, cited quotes, or say the transcripts do not contain it."""
+    output = _output(output, as_json)
     service = _service(index_dir)
     started = time.perf_counter()
-    if as_json:
+    if output == "json":
         answer = service.ask(question, k, _filters(**filters), llm)
         _emit_json(answer.to_dict() | {"took_ms": round((time.perf_counter() - started) * 1000, 2)})
+        return
+    if output != "text":
+        answer = service.ask(question, k, _filters(**filters), llm)
+        _emit_export(output, question, answer.passages, service.settings.public_url, answer)
         return
     from rag.render import print_answer, print_streamed
 

@@ -10,6 +10,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from rag.export import permalink
 from rag.types import Answer, Citation, Passage
 
 if TYPE_CHECKING:
@@ -79,11 +80,6 @@ def print_passages(
         console.print(body)
         print_cite_lines(p, console)
         console.print()
-
-
-def permalink(p: Passage, base_url: str) -> str:
-    """The web page's address that opens the transcript at the passage's span."""
-    return f"{base_url.rstrip('/')}/#/t/{p.doc_id}/{p.start}-{p.end}"
 
 
 def print_cite_lines(p: Passage, console: Console, base_url: str | None = None) -> None:

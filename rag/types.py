@@ -152,6 +152,13 @@ _OPTIONAL_ANSWER_FIELDS = {"llm_error", "unsupported", "removed_citations"}
 _DATED = re.compile(r",?\s*(?:[A-Z][a-z]+ \d{1,2}, \d{4}|\d{1,2} [A-Z][a-z]+ \d{4})$")
 
 
+def clock(seconds: float) -> str:
+    """A time into a recording as a reader writes it: 4:05, or 1:02:05 past the hour."""
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
 def format_citation(p: Passage) -> str:
     """A citation for an article: "Sergey Lavrov, remarks at the news conference following the Russia-ASEAN
     Foreign Ministers' Meeting, Singapore, 2 August 2018", then the time into the recording and the
@@ -173,7 +180,5 @@ def format_citation(p: Passage) -> str:
         when = f"{day.day} {day:%B %Y}"
     text = ", ".join(x for x in (p.speaker, occasion, p.place, when) if x)
     if p.t_start is not None:
-        minutes, seconds = divmod(int(p.t_start), 60)
-        hours, minutes = divmod(minutes, 60)
-        text += f", at {hours}:{minutes:02d}:{seconds:02d}" if hours else f", at {minutes}:{seconds:02d}"
+        text += f", at {clock(p.t_start)}"
     return f"{text}. {p.source_url}" if p.source_url else text
