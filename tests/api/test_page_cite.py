@@ -1,7 +1,15 @@
-"""Citing from the web page in Chromium: a ready citation copied in one click, and a permalink that opens
-the transcript at the span."""
+"""Citing from the web page in Chromium: a ready citation copied in one click, a permalink that opens
+the transcript at the span, and the answer exported as Markdown, CSV or JSON."""
 
 from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import httpx
 import pytest
@@ -64,3 +72,54 @@ def test_a_reply_shows_the_question_it_answers_above_it(clip_page, web):  # noqa
     assert "Sergey Lavrov" in card.locator(".meta").first.inner_text()
     card.scroll_into_view_if_needed()
     page.screenshot(path=str(REPORTS / "web-question-context.png"))
+
+
+def _download(page, button: str) -> tuple[str, str]:
+    with page.expect_download() as info:
+        page.click(button)
+    download = info.value
+    return download.suggested_filename, Path(download.path()).read_text(encoding="utf-8")
+
+
+def test_export_downloads_the_answer_with_its_citations_as_markdown_csv_and_json(clip_page, web):  # noqa: F811
+    page = clip_page
+    expected = httpx.post(f"{web.url}/ask", json={"question": QUESTION, "k": 5}).json()
+    assert expected["citations"] and not expected["abstained"]
+    ask(page, QUESTION)
+    page.wait_for_selector("#export:not([hidden])")
+
+    name, markdown = _download(page, "#export-markdown")
+    assert name == "what-did-lavrov-say-about-refugees-returning-to-syria.md"
+    assert markdown.startswith(f"# {QUESTION}\n\n## Answer\n\n{expected['answer']}\n\n## Citations\n")
+    for c in expected["citations"]:
+        cited = next(p for p in expected["passages"] if p["rank"] == c["n"])
+        assert f"- [{c['n']}] {cited['citation']}\n\n> {c['quote']}" in markdown
+    for p in expected["passages"]:
+        assert f"- Link: {web.url}/#/t/{p['doc_id']}/{p['start']}-{p['end']}" in markdown
+    # The page's Markdown is the CLI's, word for word (the permalinks pointing at this server).
+    cli = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "ask", QUESTION, "--format", "markdown", "--index", str(web.index)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ, RAG_PUBLIC_URL=web.url),
+    )
+    assert cli.returncode == 0, cli.stderr
+    assert markdown == cli.stdout
+
+    name, table = _download(page, "#export-csv")
+    rows = list(csv.DictReader(io.StringIO(table, newline="")))
+    assert name.endswith(".csv") and len(rows) == len(expected["passages"])
+    for row, p in zip(rows, expected["passages"], strict=True):
+        assert (row["rank"], row["citation"], row["text"]) == (str(p["rank"]), p["citation"], p["text"])
+
+    name, document = _download(page, "#export-json")
+    data = json.loads(document)
+    assert name.endswith(".json") and data.pop("took_ms") >= 0
+    assert data == {k: v for k, v in expected.items() if k != "took_ms"}
+
+    page.click("#export-copy")
+    page.wait_for_function("document.querySelector('#export-copy').textContent === 'Copied'")
+    assert page.evaluate("navigator.clipboard.readText()") == markdown
+    page.locator("#export").scroll_into_view_if_needed()
+    page.screenshot(path=str(REPORTS / "web-export.png"))

@@ -147,6 +147,7 @@ async function ask(event) {
   $("answer").hidden = true;
   $("passages-title").hidden = true;
   $("passages").replaceChildren();
+  $("export").hidden = true;
   try {
     const response = await api("/ask", {
       method: "POST",
@@ -161,6 +162,7 @@ async function ask(event) {
         $("status").textContent = "Writing the answer…";
       } else if (name === "done") {
         renderAnswer(data);
+        offerExport(question, data);
       }
     }
     $("status").textContent = "";
@@ -320,6 +322,83 @@ function openPermalink() {
   if (match) openTranscript(decodeURIComponent(match[1]), Number(match[2]), Number(match[3]));
 }
 
+// ---- export: the answer, its citations and passages as Markdown, CSV or JSON, for pasting into notes ----
+// The same documents as `rag ask --format markdown|csv|json` (rag/export.py), built from the API's response.
+
+const CSV_COLUMNS = ["rank", "doc_id", "title", "date", "place", "speaker", "start", "end",
+                     "t_start", "t_end", "source_url", "citation", "text"];
+let exported = null; // {question, result}: the answer on show
+
+function clock(seconds) {
+  const s = Math.floor(seconds);
+  const [h, m, sec] = [Math.floor(s / 3600), Math.floor((s % 3600) / 60), s % 60];
+  const pad = (n) => String(n).padStart(2, "0");
+  return h ? `${h}:${pad(m)}:${pad(sec)}` : `${m}:${pad(sec)}`;
+}
+
+function blockQuote(text) {
+  return text.split(/\r?\n/).map((line) => `> ${line}`.trimEnd()).join("\n");
+}
+
+function passageMarkdown(p) {
+  const lines = [`### [${p.rank}] ${p.title}`, "", `- Citation: ${p.citation}`, `- Span: ${p.doc_id} [${p.start}:${p.end}]`];
+  if (p.t_start !== null && p.t_start !== undefined) {
+    lines.push(`- Time: ${clock(p.t_start)}${p.t_end !== null && p.t_end !== undefined ? `–${clock(p.t_end)}` : ""}`);
+  }
+  if (p.source_url) lines.push(`- Source: ${p.source_url}`);
+  lines.push(`- Link: ${permalink(p.doc_id, p.start, p.end)}`);
+  if (p.question) lines.push(`- In reply to: ${p.question}`);
+  return [...lines, "", blockQuote(p.text)].join("\n");
+}
+
+function answerMarkdown(question, result) {
+  const parts = [`# ${question}`, result.abstained ? "## Not in the transcripts" : "## Answer", result.answer];
+  if (result.llm_error) parts.push(`*The LLM failed (${result.llm_error}); the answer is quoted from the transcripts.*`);
+  if (result.citations.length) {
+    const byRank = new Map(result.passages.map((p) => [p.rank, p.citation]));
+    parts.push("## Citations",
+      result.citations.map((c) => `- [${c.n}] ${byRank.get(c.n) ?? c.doc_id}\n\n${blockQuote(c.quote)}`).join("\n\n"));
+  }
+  parts.push("## Passages", ...(result.passages.length ? result.passages.map(passageMarkdown) : ["No passages found."]));
+  return parts.join("\n\n") + "\n";
+}
+
+function csvCell(value) {
+  if (value === null || value === undefined) return "";
+  const text = String(value);
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+function passagesCsv(passages) {
+  return [CSV_COLUMNS, ...passages.map((p) => CSV_COLUMNS.map((name) => p[name]))]
+    .map((row) => row.map(csvCell).join(",") + "\r\n").join("");
+}
+
+function download(extension, type, text) {
+  const slug = exported.question.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 60);
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const link = el("a", { href: url, download: `${slug || "answer"}.${extension}` });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+function offerExport(question, result) {
+  exported = { question, result };
+  $("export").hidden = false;
+}
+
+function wireExport() {
+  $("export-markdown").addEventListener("click", () =>
+    download("md", "text/markdown", answerMarkdown(exported.question, exported.result)));
+  $("export-csv").addEventListener("click", () => download("csv", "text/csv", passagesCsv(exported.result.passages)));
+  $("export-json").addEventListener("click", () =>
+    download("json", "application/json", JSON.stringify(exported.result, null, 2) + "\n"));
+  $("export-copy").addEventListener("click", (e) =>
+    copyText(answerMarkdown(exported.question, exported.result), e.currentTarget));
+}
+
 // ---- views and wiring --------------------------------------------------------------------------
 
 function route() {
@@ -333,6 +412,7 @@ function route() {
 async function start() {
   $("ask-form").addEventListener("submit", ask);
   $("upload-form").addEventListener("submit", upload);
+  wireExport();
   $("transcript-close").addEventListener("click", () => { $("transcript").hidden = true; });
   document.addEventListener("keydown", (e) => { if (e.key === "Escape") $("transcript").hidden = true; });
   $("key-form").addEventListener("submit", async (event) => {
