@@ -14,7 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from rag.export import to_csv, to_markdown
+from rag.types import Answer, Citation
 from tests.api.test_page import QUESTION, REPORTS, ask, browser, web  # noqa: F401 - the module's fixtures
+from tests.test_cite import passage
 
 pytestmark = pytest.mark.slow
 
@@ -123,3 +126,23 @@ def test_export_downloads_the_answer_with_its_citations_as_markdown_csv_and_json
     assert page.evaluate("navigator.clipboard.readText()") == markdown
     page.locator("#export").scroll_into_view_if_needed()
     page.screenshot(path=str(REPORTS / "web-export.png"))
+
+
+def test_the_page_exports_a_timed_passage_as_the_cli_does(clip_page, web):  # noqa: F811
+    page = clip_page
+    timed = passage(
+        t_start=3725.4, t_end=3760.0, source_url="https://mid.ru/en/1", text="We said it.\nTwice."
+    )
+    answer = Answer(
+        'Sergey Lavrov: "We said it." [1]', False, [Citation(1, "c", "d", "We said it.", 0, 11)], [timed]
+    )
+    result = answer.to_dict()
+    markdown = page.evaluate("([q, r]) => answerMarkdown(q, r)", ["Said?", result])
+    assert markdown == to_markdown("Said?", [timed], web.url, answer)
+    assert "- Time: 1:02:05–1:02:40\n- Source: https://mid.ru/en/1\n" in markdown
+    table = page.evaluate("(ps) => passagesCsv(ps)", result["passages"])
+    (row,) = csv.DictReader(io.StringIO(table, newline=""))
+    (expected,) = csv.DictReader(io.StringIO(to_csv([timed]), newline=""))
+    times = ("t_start", "t_end")
+    assert [float(row.pop(t)) for t in times] == [float(expected.pop(t)) for t in times]  # 3760 or 3760.0
+    assert row == expected and row["text"] == "We said it.\nTwice."
