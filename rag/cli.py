@@ -238,13 +238,12 @@ def ask(
     output = _output(output, as_json)
     service = _service(index_dir)
     started = time.perf_counter()
-    if output == "json":
-        answer = service.ask(question, k, _filters(**filters), llm)
-        _emit_json(answer.to_dict() | {"took_ms": round((time.perf_counter() - started) * 1000, 2)})
-        return
     if output != "text":
         answer = service.ask(question, k, _filters(**filters), llm)
-        _emit_export(output, question, answer.passages, service.settings.public_url, answer)
+        if output == "json":
+            _emit_json(answer.to_dict() | {"took_ms": round((time.perf_counter() - started) * 1000, 2)})
+        else:
+            _emit_export(output, question, answer.passages, service.settings.public_url, answer)
         return
     from rag.render import print_answer, print_streamed
 
