@@ -19,7 +19,7 @@ from rag.types import Filters
 
 if TYPE_CHECKING:
     from rag.service import Service
-    from rag.types import Answer
+    from rag.types import Answer, Passage
 
 index_option = click.option(
     "--index",
@@ -150,57 +150,100 @@ def _service(index_dir: Path | None, build_if_missing: bool = True) -> Service:
 
 
 def _emit_json(data: dict[str, Any]) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    from rag.export import to_json
+
+    click.echo(to_json(data), nl=False)
 
 
 k_option = click.option("--k", "k", type=int, default=5, show_default=True, help="Passages to return (1-50).")
 json_option = click.option(
     "--json", "as_json", is_flag=True, help="Print one JSON document, as the HTTP API."
 )
+format_option = click.option(
+    "--format",
+    "output",
+    type=click.Choice(["text", "markdown", "csv", "json"]),
+    default=None,
+    help="text: for the terminal (default); markdown or csv: the answer, citations and passages to paste "
+    "into notes; json: as --json.",
+)
+
+
+def _output(output: str | None, as_json: bool) -> str:
+    """--json is --format json."""
+    if as_json and output not in (None, "json"):
+        raise click.UsageError(f"--json and --format {output} ask for different outputs: give one")
+    return "json" if as_json else output or "text"
 
 
 @cli.command()
 @click.argument("question")
 @k_option
 @json_option
+@format_option
 @_filter_options
 @index_option
-def search(question: str, k: int, as_json: bool, index_dir: Path | None, **filters: Any) -> None:
+def search(
+    question: str, k: int, as_json: bool, output: str | None, index_dir: Path | None, **filters: Any
+) -> None:
     """The passages that best answer QUESTION, cited."""
+    output = _output(output, as_json)
     service = _service(index_dir)
     started = time.perf_counter()
     passages = service.search(question, k, _filters(**filters))
     took_ms = (time.perf_counter() - started) * 1000
-    if as_json:
-        _emit_json({"passages": [asdict(p) for p in passages], "took_ms": round(took_ms, 2)})
-        return
-    from rag.render import print_passages
+    if output == "text":
+        from rag.render import print_passages
 
-    print_passages(passages, [])
+        print_passages(passages, [])
+    elif output == "json":
+        _emit_json({"passages": [asdict(p) for p in passages], "took_ms": round(took_ms, 2)})
+    else:
+        _emit_export(output, question, passages, service.settings.public_url)
+
+
+def _emit_export(
+    output: str, question: str, passages: list[Passage], base_url: str, answer: Answer | None = None
+) -> None:
+    from rag.export import to_csv, to_markdown
+
+    text = to_markdown(question, passages, base_url, answer) if output == "markdown" else to_csv(passages)
+    click.echo(text, nl=False)
 
 
 @cli.command()
 @click.argument("question")
 @k_option
 @json_option
+@format_option
 @click.option(
     "--llm",
-    type=click.Choice(["none", "openai"]),
+    type=click.Choice(["none", "openai", "local"]),
     default=None,
-    help="none: verbatim quotes; openai: an answer composed by the LLM of RAG_LLM_BASE_URL / RAG_LLM_MODEL "
-    "(default: RAG_LLM, else none).",
+    help="none: verbatim quotes; openai: an answer composed by the LLM of RAG_LLM_BASE_URL / RAG_LLM_MODEL; "
+    "local: by the GGUF model of RAG_LLM_GGUF, in process (default: RAG_LLM, else none).",
 )
 @_filter_options
 @index_option
 def ask(
-    question: str, k: int, as_json: bool, llm: str | None, index_dir: Path | None, **filters: Any
+    question: str,
+    k: int,
+    as_json: bool,
+    output: str | None,
+    llm: str | None,
+    index_dir: Path | None,
+    **filters: Any,
 ) -> None:
     """Answer QUESTION with verbatim, cited quotes, or say the transcripts do not contain it."""
+    output = _output(output, as_json)
     service = _service(index_dir)
     started = time.perf_counter()
-    if as_json:
+    if output != "text":
         answer = service.ask(question, k, _filters(**filters), llm)
-        _emit_json(answer.to_dict() | {"took_ms": round((time.perf_counter() - started) * 1000, 2)})
+        if output == "json":
+            _emit_json(answer.to_dict() | {"took_ms": round((time.perf_counter() - started) * 1000, 2)})
+        else:
+            _emit_export(output, question, answer.passages, service.settings.public_url, answer)
         return
     from rag.render import print_answer, print_streamed
 
@@ -210,6 +253,24 @@ def ask(
     else:
         answer = print_streamed(events)  # the LLM's words as they arrive
     print_answer(answer)
+
+
+@cli.command()
+@click.argument("quote")
+@json_option
+@_filter_options
+@index_option
+def verify(quote: str, as_json: bool, index_dir: Path | None, **filters: Any) -> None:
+    """Is QUOTE in the transcripts word for word, close to what was said, or not there? --speaker names
+    who it is attributed to: the same words from someone else are flagged."""
+    service = _service(index_dir)
+    result = service.verify(quote, _filters(**filters))
+    if as_json:
+        _emit_json(result.to_dict())
+        return
+    from rag.render import print_verification
+
+    print_verification(result)
 
 
 @cli.command(name="eval")
@@ -240,6 +301,22 @@ def ask(
 )
 @click.option("--mode", type=click.Choice(["dense", "bm25", "hybrid"]), default="hybrid", show_default=True)
 @click.option(
+    "--quotes",
+    "quotes_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Evaluate `rag verify` on a quote-probe set instead (eval/quote_probes.jsonl), over --quote-docs.",
+)
+@click.option(
+    "--quote-docs",
+    "quote_docs",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    default=[Path("docs_raw"), Path("eval/quote_corpus")],
+    show_default=True,
+    help="With --quotes: the transcripts the probes come from, ingested into an index of their own "
+    "(cached; --index to choose it).",
+)
+@click.option(
     "--beir",
     "beir_dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -261,11 +338,16 @@ def eval_(
     write_baseline: bool,
     baseline_path: Path | None,
     mode: str,
+    quotes_path: Path | None,
+    quote_docs: tuple[Path, ...],
     beir_dir: Path | None,
     report_path: Path | None,
     index_dir: Path | None,
 ) -> None:
     """Measure retrieval on an eval set; with --check, fail on a regression."""
+    if quotes_path is not None:
+        _eval_quotes(quotes_path, quote_docs, index_dir, as_json, check)
+        return
     if beir_dir is not None:
         _eval_beir(beir_dir, as_json)
         return
@@ -330,6 +412,35 @@ def _eval_service(docs_dir: Path, index_dir: Path | None, quiet: bool) -> Servic
     with _progress_bar(quiet, f"indexing {docs_dir}") as progress:
         service = corpus_service(docs_dir, settings, Embedder.from_settings(settings), progress)
     return service
+
+
+def _eval_quotes(
+    probes_path: Path, docs: tuple[Path, ...], index_dir: Path | None, as_json: bool, check: bool
+) -> None:
+    """Verify every probe; with check, exit 1 when a metric is below its target (rag.quote_eval.TARGETS)."""
+    from rag.quote_eval import evaluate_quotes, load_probes
+    from rag.service import Service
+
+    probes = load_probes(probes_path)
+    settings = _settings(index_dir=index_dir)
+    if index_dir is None:
+        settings = _settings(index_dir=settings.cache_dir / "quote-eval-index")
+    service = Service(settings)
+    with _progress_bar(as_json, "embedding") as progress:
+        service.ingest(list(docs), progress)
+    result = evaluate_quotes(service, probes)
+    if as_json:
+        _emit_json(result.to_json())
+    else:
+        from rag.render import print_quote_eval
+
+        print_quote_eval(result)
+    if check:
+        if failures := result.failures():
+            for line in failures:
+                click.echo(f"below target: {line}", err=True)
+            sys.exit(1)
+        click.echo("check passed: every verdict's precision and recall at its target", err=True)
 
 
 def _eval_beir(directory: Path, as_json: bool) -> None:

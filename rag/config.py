@@ -65,9 +65,12 @@ class Settings(BaseSettings):
     abstain_threshold: float = Field(0.31, ge=-1, le=2)
     coverage_weight: float = Field(0.3, ge=0, le=2)
 
-    # LLM answers over an OpenAI-compatible API (OpenAI, Ollama, llama.cpp, vLLM, LM Studio); "none" keeps
-    # the extractive answer. `llm` is the default when a request does not say.
-    llm: Literal["none", "openai"] = "none"
+    # LLM answers over an OpenAI-compatible API (OpenAI, Ollama, llama.cpp, vLLM, LM Studio), or "local": a
+    # GGUF file run in process by llama.cpp (extra [local-llm]); "none" keeps the extractive answer. `llm` is
+    # the default when a request does not say.
+    llm: Literal["none", "openai", "local"] = "none"
+    llm_gguf: Path | None = None
+    llm_threads: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
     llm_base_url: str | None = None
     llm_model: str | None = None
     llm_api_key: str | None = None
@@ -83,6 +86,7 @@ class Settings(BaseSettings):
     # HTTP service. With an API key set, every endpoint but /healthz, /readyz and the web page's static
     # files requires `Authorization: Bearer <key>`.
     api_key: str | None = None
+    public_url: str = "http://127.0.0.1:8000"  # where the web page is served: the CLI's permalinks
     max_upload_bytes: int = Field(5_000_000, ge=1)
 
 

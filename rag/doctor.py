@@ -183,9 +183,25 @@ def _index(settings: Settings, embedder: Embedder) -> Check:
     )
 
 
+def _local_llm(gguf: Path | None) -> Check:
+    import importlib.util
+
+    if importlib.util.find_spec("xllamacpp") is None:
+        return Check(
+            "llm", "fail", "RAG_LLM=local needs llama.cpp", "pip install 'transcript-rag[local-llm]'"
+        )
+    if gguf is None or not gguf.is_file():
+        return Check(
+            "llm", "fail", f"RAG_LLM=local: no model file at {gguf}", "set RAG_LLM_GGUF to a .gguf file"
+        )
+    return Check("llm", "ok", f"local: {gguf} ({gguf.stat().st_size / 2**30:.1f} GiB), run in process")
+
+
 def _llm(settings: Settings) -> Check:
     if settings.llm == "none" and not settings.llm_base_url:
         return Check("llm", "ok", "none configured (answers are extractive)")
+    if settings.llm == "local":
+        return _local_llm(settings.llm_gguf)
     if not (settings.llm_base_url and settings.llm_model):
         return Check(
             "llm",

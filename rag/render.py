@@ -10,10 +10,13 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from rag.types import Answer, Citation, Passage
+from rag.export import permalink
+from rag.types import Answer, Citation, Passage, clock
 
 if TYPE_CHECKING:
     from rag.evaluate import BeirResult, EvalResult
+    from rag.quote_eval import QuoteEvalResult
+    from rag.verify import Verification
 
 
 def print_streamed(events: Iterator[tuple[str, object]], console: Console | None = None) -> Answer:
@@ -74,14 +77,20 @@ def print_passages(
             if c.chunk_id == p.chunk_id:
                 body.stylize("bold black on yellow", c.start - p.start, c.end - p.start)
         console.print(header)
+        if p.question:
+            asked = Text.assemble(("In reply to: ", "bold"), (p.question, "italic"))
+            console.print(asked, soft_wrap=True)
         console.print(body)
+        print_cite_lines(p, console)
         console.print()
 
 
-def clock(seconds: float) -> str:
-    """Seconds into a recording as 00:12:31."""
-    whole = int(seconds)
-    return f"{whole // 3600:02d}:{whole // 60 % 60:02d}:{whole % 60:02d}"
+def print_cite_lines(p: Passage, console: Console, base_url: str | None = None) -> None:
+    """The ready citation and the permalink, each on a line of its own to copy from the terminal."""
+    from rag.config import get_settings
+
+    console.print(Text.assemble(("Cite: ", "dim"), p.citation), soft_wrap=True)
+    console.print(Text.assemble(("Link: ", "dim"), permalink(p, base_url or get_settings().public_url)))
 
 
 def print_eval(result: EvalResult, mode: str, console: Console | None = None) -> None:
@@ -126,3 +135,82 @@ def print_beir(result: BeirResult, console: Console | None = None) -> None:
     for mode, values in result.metrics.items():
         table.add_row(mode, *(f"{values[n]:.4f}" for n in names))
     console.print(table)
+
+
+_VERDICTS = {
+    "verbatim": ("Verbatim: said word for word", "green"),
+    "close": ("Close: not word for word (differences below)", "yellow"),
+    "not_found": ("Not found: nothing in the transcripts is close; the closest passages", "red"),
+}
+_DIFF_STYLES = {"changed": "bold red", "added": "bold red strike", "missing": "bold green"}
+
+
+def print_verification(result: Verification, console: Console | None = None) -> None:
+    """The verdict, then each match: where it was said, by whom, and a word diff (quote vs transcript)."""
+    console = console or Console()
+    title, style = _VERDICTS[result.verdict]
+    console.print(Panel(Text(result.quote), title=title, border_style=style, title_align="left"))
+    if result.wrong_speaker:
+        console.print(
+            f"These words were said by {result.matches[0].passage.speaker or 'an unnamed speaker'}, "
+            f"not by {result.speaker}.",
+            style="bold red",
+            markup=False,
+        )
+    for m in result.matches:
+        p = m.passage
+        meta = " · ".join(x for x in (p.date, p.place, p.speaker) if x)
+        console.print(
+            Text.assemble(
+                (f"[{p.rank}] ", "bold cyan"),
+                (p.title, "bold"),
+                f"\n{meta}",
+                (f"  {p.doc_id} [{p.start}:{p.end}]  {m.coverage:.0%} of the words in order", "dim"),
+            )
+        )
+        if m.exact:
+            console.print(Text(p.text, style="bold black on yellow"))
+        else:
+            line = Text()
+            for op in m.diff:
+                if op.op == "same":
+                    line.append(op.source + " ")
+                elif op.op == "changed":
+                    line.append(f"[{op.source} → {op.quote}] ", _DIFF_STYLES["changed"])
+                elif op.op == "added":
+                    line.append(f"[+{op.quote}] ", _DIFF_STYLES["added"])
+                else:
+                    line.append(f"[-{op.source}] ", _DIFF_STYLES["missing"])
+            console.print(line)
+            console.print(
+                "  [old → new]: the transcript's words, then the quote's; [+...]: not said; "
+                "[-...]: said, left out",
+                style="dim",
+                markup=False,
+            )
+        print_cite_lines(p, console)
+        console.print()
+
+
+def print_quote_eval(result: QuoteEvalResult, console: Console | None = None) -> None:
+    """Precision and recall of each verdict against its target, accuracy per kind, then the misses."""
+    from rag.quote_eval import TARGETS
+
+    console = console or Console()
+    table = Table(title=f"Quote verification: {len(result.probes)} probes", title_justify="left")
+    for column in ("metric", "value", "target"):
+        table.add_column(column, justify="right" if column != "metric" else "left")
+    for name, value in result.metrics.items():
+        target = TARGETS.get(name)
+        table.add_row(name, f"{value:.4f}", f"{target:.2f}" if target is not None else "")
+    console.print(table)
+    kinds = Table(title="Right verdict, by kind of probe", title_justify="left")
+    kinds.add_column("kind")
+    kinds.add_column("probes", justify="right")
+    kinds.add_column("right", justify="right")
+    for kind, share in result.by_kind.items():
+        kinds.add_row(kind, str(sum(p.kind == kind for p in result.probes)), f"{share:.4f}")
+    console.print(kinds)
+    for p in result.probes:
+        if p.verdict != p.expected or (p.kind == "wrong_speaker" and not p.flagged):
+            console.print(f"miss {p.id}: {p.verdict} (expected {p.expected}): {p.quote}", markup=False)

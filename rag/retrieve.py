@@ -17,7 +17,7 @@ import numpy as np
 
 from rag.index.dense import DenseIndex
 from rag.index.lexical import BM25_WEIGHTS, ChunkStore
-from rag.text import content_words
+from rag.text import WORD, content_words
 from rag.types import Filters, Passage
 
 Mode = Literal["dense", "bm25", "hybrid"]
@@ -136,6 +136,20 @@ class Retriever:
                 found[row] += weights[term]
         total = sum(weights.values())
         return {row: (value / total if total else 0.0) for row, value in found.items()}
+
+    def phrase_spans(self, phrases: Sequence[str], filters: Filters, limit: int = 5) -> list[tuple[str, int]]:
+        """(doc_id, start) of the chunks holding each phrase word for word (FTS5 phrase search, in the
+        text column), up to limit per phrase: the places a quote's sentences were said exactly."""
+        where, params = _filter_sql(filters) if filters else ("1", [])
+        found: list[tuple[str, int]] = []
+        for phrase in phrases:
+            quoted = '"' + " ".join(WORD.findall(phrase)) + '"'
+            found += self.store.db.execute(
+                "SELECT c.doc_id, c.start FROM chunks_fts f JOIN chunks c ON c.row = f.rowid "
+                f"JOIN documents d USING (doc_id) WHERE chunks_fts MATCH ? AND {where} LIMIT ?",
+                ["text : " + quoted, *params, limit],
+            ).fetchall()
+        return [(doc_id, start) for doc_id, start in found]
 
     def _chunk_count(self) -> int:
         if self._count is None:
@@ -272,6 +286,7 @@ class Retriever:
                         t_start=r["t_start"],
                         t_end=r["t_end"],
                         source_url=r["source_url"],
+                        question=r["context"] or None,
                     )
                 )
                 hits.append(Hit(row, score, cosines.get(row)))
@@ -284,7 +299,7 @@ class Retriever:
         return {
             r["row"]: r
             for r in self.store.db.execute(
-                'SELECT c.row, c.chunk_id, c.doc_id, c.speaker, c.text, c.start, c."end", '
+                'SELECT c.row, c.chunk_id, c.doc_id, c.speaker, c.text, c.start, c."end", c.context, '
                 "c.t_start, c.t_end, d.title, d.date, d.place, d.source_url "
                 f"FROM chunks c JOIN documents d USING (doc_id) WHERE c.row IN ({marks})",
                 rows,

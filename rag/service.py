@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import re
 import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -40,9 +41,14 @@ from rag.ingest.clean import decode
 from rag.ingest.parse import SUFFIXES, parse_document, read_transcript
 from rag.retrieve import FusionSettings, Hit, Mode, Retriever
 from rag.types import Answer, Chunk, Document, Filters, IngestReport, Passage
+from rag.verify import Alignment, Verification, judge, turns
+
+if TYPE_CHECKING:
+    from rag.answer.local_llm import LocalLlmClient
 
 MAX_QUESTION_CHARS = 2000
 MAX_K = 50
+VERIFY_CANDIDATES = 20  # passages of the hybrid retrieval whose turns a quote is compared with
 Progress = Callable[[int, int], None]  # (chunks embedded so far, chunks to embed)
 UPLOAD = "upload"  # the source of a document that came without a file
 
@@ -128,7 +134,7 @@ class Service:
             yield "done", extractive
             return
         try:
-            client = LlmClient(self.llm_settings)
+            client = self._llm_client(llm or self.settings.llm)
             messages, sources = build_messages(question, passages, self.token_counter, self.llm_settings)
             if stream:
                 parts = []
@@ -148,6 +154,57 @@ class Service:
         else:
             beside = f"{checked.text}\n\nFrom the transcripts:\n{extractive.answer}"
             yield "done", Answer(beside, False, extractive.citations, passages, None, True, removed)
+
+    def verify(self, quote: str, filters: Filters | None = None) -> Verification:
+        """Whether a quote is in the transcripts verbatim, close to what was said, or not found.
+
+        Candidates: the hybrid retrieval's passages and FTS5's exact phrases of the quote's sentences and
+        clauses, searched regardless of the speaker filter so that words put in the wrong mouth are found
+        and flagged; the filter's speaker is the one the quote is attributed to.
+        """
+        filters = filters or Filters()
+        quote = validate_question(quote, "quote")
+        retriever = self.retriever
+        self._validate_filters(filters, retriever)
+        anyone = dataclasses.replace(filters, speaker=None)
+        vector = self.embedder.encode([quote])[0]
+        passages, _ = retriever.search(quote, vector, VERIFY_CANDIDATES, anyone, collapse_duplicates=False)
+        clauses = [c for c in re.split(r"[.,;:!?\u2013\u2014]+", quote) if len(c.split()) >= 4]
+        places = [(p.doc_id, p.start) for p in passages] + retriever.phrase_spans(clauses, anyone)
+        docs = {doc_id: self.document(doc_id) for doc_id in dict.fromkeys(d for d, _ in places)}
+        units = {doc_id: turns(doc) for doc_id, doc in docs.items()}
+        candidates = list(
+            dict.fromkeys(u for d, start in places for u in units[d] if u.start <= start < u.end)
+        )
+
+        def passage(a: Alignment, rank: int) -> Passage:
+            doc = docs[a.unit.doc_id]
+            chunk = next((c for c in retriever.store.chunks(doc.doc_id) if c.start <= a.start < c.end), None)
+            return Passage(
+                rank=rank,
+                score=round(a.similarity, 4),
+                chunk_id=chunk.chunk_id if chunk else "",
+                doc_id=doc.doc_id,
+                title=doc.title,
+                date=doc.date,
+                place=doc.place,
+                speaker=a.unit.speaker,
+                text=doc.text[a.start : a.end],
+                start=a.start,
+                end=a.end,
+                question=chunk.context or None if chunk else None,
+            )
+
+        texts = {doc_id: doc.text for doc_id, doc in docs.items()}
+        return judge(quote, candidates, texts, filters.speaker, passage)
+
+    def _llm_client(self, kind: str) -> LlmClient | LocalLlmClient:
+        """The OpenAI-compatible endpoint's client, or the in-process GGUF model's (loaded once)."""
+        if kind == "local":
+            from rag.answer.local_llm import LocalLlmClient
+
+            return LocalLlmClient(self.llm_settings, self.settings.llm_gguf, self.settings.llm_threads)
+        return LlmClient(self.llm_settings)
 
     def _extractive(self, question: str, passages: list[Passage], hits: list[Hit]) -> Answer:
         if self.abstains(question, passages, hits):
@@ -410,12 +467,13 @@ class Service:
             raise
 
 
-def validate_question(question: str) -> str:
+def validate_question(question: str, name: str = "question") -> str:
     question = question.strip()
     if not question:
-        raise BadInput('question is empty: ask something, e.g. "What did Lavrov say about ASEAN?"')
+        example = "What did Lavrov say about ASEAN?" if name == "question" else "ASEAN is our partner"
+        raise BadInput(f'{name} is empty: give one, e.g. "{example}"')
     if len(question) > MAX_QUESTION_CHARS:
-        raise BadInput(f"question is {len(question)} characters long; the limit is {MAX_QUESTION_CHARS}")
+        raise BadInput(f"{name} is {len(question)} characters long; the limit is {MAX_QUESTION_CHARS}")
     return question
 
 

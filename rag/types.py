@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
+from datetime import date
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,12 @@ class Passage:
     t_start: float | None = None
     t_end: float | None = None
     source_url: str | None = None
+    question: str | None = None  # the reporter's question this passage replies to (as the chunk's context)
+    citation: str = ""  # ready to paste: who, on what occasion, where, when (+ time, + link); filled in
+
+    def __post_init__(self) -> None:
+        if not self.citation:
+            object.__setattr__(self, "citation", format_citation(self))
 
 
 @dataclass(frozen=True)
@@ -158,3 +166,38 @@ class Answer:
 
 
 _OPTIONAL_ANSWER_FIELDS = {"llm_error", "unsupported", "removed_citations"}
+
+
+_DATED = re.compile(r",?\s*(?:[A-Z][a-z]+ \d{1,2}, \d{4}|\d{1,2} [A-Z][a-z]+ \d{4})$")
+
+
+def clock(seconds: float) -> str:
+    """A time into a recording as 00:12:31 (hours, minutes, seconds), the same in the CLI and the page."""
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}"
+
+
+def format_citation(p: Passage) -> str:
+    """A citation for an article: "Sergey Lavrov, remarks at the news conference following the Russia-ASEAN
+    Foreign Ministers' Meeting, Singapore, 2 August 2018", then the time into the recording and the
+    original's address when known. The occasion is the document's title without its speaker, place and
+    date, which the citation gives on their own."""
+    occasion = _DATED.sub("", p.title.strip())
+    if p.place and occasion.endswith(f", {p.place}"):
+        occasion = occasion.removesuffix(f", {p.place}")
+    if p.speaker:
+        # "Foreign Minister Sergey Lavrov's remarks ...", "Remarks by Foreign Minister Sergey Lavrov at ..."
+        name = re.escape(p.speaker)
+        shorter = re.sub(rf"^.*?{name}['’]s\s+", "", occasion)
+        shorter = re.sub(rf"\s+by\s+(?:[A-Z][\w-]*\s+){{0,3}}{name}\b", "", shorter)
+        if shorter != occasion:  # now it reads on from the speaker's name: "Sergey Lavrov, remarks ..."
+            occasion = shorter[0].lower() + shorter[1:] if shorter[:2].istitle() else shorter
+    when = None
+    if p.date:
+        day = date.fromisoformat(p.date)
+        when = f"{day.day} {day:%B %Y}"
+    text = ", ".join(x for x in (p.speaker, occasion, p.place, when) if x)
+    if p.t_start is not None:
+        text += f", at {clock(p.t_start)}"
+    return f"{text}. {p.source_url}" if p.source_url else text

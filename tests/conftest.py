@@ -29,6 +29,8 @@ PASSAGE_FIELDS = {
     "t_start",
     "t_end",
     "source_url",
+    "question",
+    "citation",
 }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import re
@@ -107,3 +109,52 @@ def test_first_question_builds_the_index(tmp_path):
     assert "building it from docs_raw" in result.stderr
     assert json.loads(result.stdout)["passages"][0]["doc_id"] == "001_b6cd861ff3b78f22"
     assert (tmp_path / "index" / "CURRENT").exists()
+
+
+EXPORT_QUESTION = "How much has trade between Russia and ASEAN grown?"
+
+
+def test_ask_format_json_is_the_json_document(index):
+    data = json.loads(run("rag", "ask", EXPORT_QUESTION, "--format", "json", index=index).stdout)
+    alias = json.loads(run("rag", "ask", EXPORT_QUESTION, "--json", index=index).stdout)
+    assert data.pop("took_ms") > 0 and alias.pop("took_ms") > 0
+    assert data == alias and data["citations"]
+
+
+def test_ask_format_markdown_holds_the_answer_each_citation_and_quote(index):
+    result = run("rag", "ask", EXPORT_QUESTION, "--format", "markdown", index=index)
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(run("rag", "ask", EXPORT_QUESTION, "--json", index=index).stdout)
+    markdown = result.stdout
+    assert markdown.startswith(f"# {EXPORT_QUESTION}\n\n## Answer\n\n{answer['answer']}\n")
+    assert markdown.index("## Citations") < markdown.index("## Passages")
+    for c in answer["citations"]:
+        assert f"> {c['quote']}" in markdown
+    for p in answer["passages"]:
+        assert f"### [{p['rank']}] {p['title']}" in markdown
+        assert f"- Citation: {p['citation']}\n" in markdown
+        assert f"- Span: {p['doc_id']} [{p['start']}:{p['end']}]" in markdown
+        assert f"#/t/{p['doc_id']}/{p['start']}-{p['end']}" in markdown
+        for line in p["text"].splitlines():  # the passage's words, verbatim, as a block quote
+            assert f"\n> {line}".rstrip() in markdown
+
+
+def test_search_format_csv_has_one_row_per_passage(index):
+    result = run("rag", "search", "cooperation", "--format", "csv", "--k", "4", index=index)
+    assert result.returncode == 0, result.stderr
+    searched = run("rag", "search", "cooperation", "--json", "--k", "4", index=index)
+    passages = json.loads(searched.stdout)["passages"]
+    rows = list(csv.DictReader(io.StringIO(result.stdout, newline="")))
+    assert len(rows) == 4 and list(rows[0]) == [
+        "rank", "doc_id", "title", "date", "place", "speaker", "start", "end",
+        "t_start", "t_end", "source_url", "citation", "text",
+    ]  # fmt: skip
+    for row, p in zip(rows, passages, strict=True):
+        assert row["text"] == p["text"] and row["citation"] == p["citation"]  # multi-line text survives
+        assert (int(row["rank"]), row["doc_id"], int(row["start"])) == (p["rank"], p["doc_id"], p["start"])
+        assert row["t_start"] == ("" if p["t_start"] is None else str(p["t_start"]))
+
+
+def test_ask_format_csv_and_json_together_is_a_usage_error(index):
+    result = run("rag", "ask", EXPORT_QUESTION, "--format", "csv", "--json", index=index)
+    assert result.returncode == 2 and "--json and --format csv" in result.stderr and result.stdout == ""

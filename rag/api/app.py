@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from rag.api.routes import documents, health, questions
+from rag.api.routes import documents, health, questions, quotes
 from rag.config import Settings
 from rag.errors import BadInput, IndexMismatch, IndexMissing, NotFound, RagError
 from rag.service import Service
@@ -78,6 +78,7 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(questions.router)
     app.include_router(documents.router)
+    app.include_router(quotes.router)
     _install_error_handlers(app)
     return app
 

@@ -12,6 +12,7 @@ from rag.service import MAX_K, validate_question
 from rag.types import Filters as CoreFilters
 
 _QUESTION = "What did Lavrov say about refugees returning to Syria?"
+_QUOTE = "ASEAN is one of our key partners in the Asia-Pacific region"
 
 
 class Filters(BaseModel):
@@ -58,8 +59,10 @@ class AskRequest(SearchRequest):
         extra="forbid", json_schema_extra={"example": {"question": _QUESTION, "k": 5, "stream": False}}
     )
 
-    llm: Literal["none", "openai"] | None = Field(
-        None, description="none: verbatim quotes; openai: composed by the configured LLM (default: RAG_LLM)."
+    llm: Literal["none", "openai", "local"] | None = Field(
+        None,
+        description="none: verbatim quotes; openai: composed by the configured LLM; local: by the GGUF model "
+        "run in process (default: RAG_LLM).",
     )
     stream: bool = Field(
         False, description="Answer as Server-Sent Events: passages, answer pieces, final event."
@@ -81,6 +84,10 @@ class Passage(BaseModel):
     t_start: float | None = Field(None, description="Seconds into the recording (timestamped transcripts).")
     t_end: float | None = None
     source_url: str | None = Field(None, description="The original's address, when the transcript gives one.")
+    question: str | None = Field(None, description="The reporter's question this passage replies to.")
+    citation: str = Field(
+        description="Ready to paste: speaker, occasion, place, date (+ time into the recording, + link)."
+    )
 
 
 class Citation(BaseModel):
@@ -110,6 +117,49 @@ class AskResponse(BaseModel):
         None, description="Present with an LLM: true when it cited nothing valid."
     )
     removed_citations: list[int] | None = Field(None, description="Cited sources that were not given.")
+
+
+class VerifyRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"example": {"quote": _QUOTE, "filters": {"speaker": "Lavrov"}}},
+    )
+
+    quote: str = Field(description="The quote to check, 1 to 2,000 characters.", examples=[_QUOTE])
+    filters: Filters | None = Field(
+        None, description="speaker: who the quote is attributed to; the others narrow where to look."
+    )
+
+    @field_validator("quote")
+    @classmethod
+    def _quote(cls, value: str) -> str:
+        try:
+            return validate_question(value, "quote")
+        except BadInput as exc:
+            raise ValueError(str(exc)) from None
+
+
+class DiffOp(BaseModel):
+    op: Literal["same", "changed", "added", "missing"] = Field(
+        description="changed: the quote's words for the transcript's; added: in the quote, not said; "
+        "missing: said, left out of the quote."
+    )
+    quote: str = Field(description="The quote's words.")
+    source: str = Field(description="The transcript's words, verbatim.")
+
+
+class QuoteMatch(Passage):
+    verbatim: bool = Field(description="Every word of the quote, in order, in this span.")
+    coverage: float = Field(description="Share of the quote's words said here in runs of three or more.")
+    diff: list[DiffOp]
+    speaker_matches: bool | None = Field(
+        None, description="Present when a speaker was named: false when these words are someone else's."
+    )
+
+
+class VerifyResponse(BaseModel):
+    verdict: Literal["verbatim", "close", "not_found"]
+    matches: list[QuoteMatch]
 
 
 class Document(BaseModel):

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hmac
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from rag.api.schemas import ErrorBody
 from rag.service import Service
 
 _bearer = HTTPBearer(auto_error=False, description="Required when the server has RAG_API_KEY set.")
@@ -40,3 +41,10 @@ def require_ready(request: Request) -> None:
 
 
 ServiceDep = Annotated[Service, Depends(get_service)]
+# The errors of an endpoint that queries the index, for the OpenAPI schema.
+QUERY_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "API key missing or wrong"},
+    404: {"model": ErrorBody, "description": "Unknown doc_id in filters"},
+    422: {"model": ErrorBody, "description": "Invalid input"},
+    503: {"model": ErrorBody, "description": "No index loaded yet"},
+}

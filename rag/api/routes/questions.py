@@ -12,16 +12,11 @@ from typing import Any
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from rag.api.routes.deps import QUERY_ERRORS as _ERRORS
 from rag.api.routes.deps import ServiceDep, require_key, require_ready
-from rag.api.schemas import AskRequest, AskResponse, ErrorBody, SearchRequest, SearchResponse
+from rag.api.schemas import AskRequest, AskResponse, SearchRequest, SearchResponse
 
 router = APIRouter(tags=["questions"], dependencies=[Depends(require_key), Depends(require_ready)])
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorBody, "description": "API key missing or wrong"},
-    404: {"model": ErrorBody, "description": "Unknown doc_id in filters"},
-    422: {"model": ErrorBody, "description": "Invalid input"},
-    503: {"model": ErrorBody, "description": "No index loaded yet"},
-}
 
 
 @router.post(

@@ -148,6 +148,7 @@ async function ask(event) {
   $("answer").hidden = true;
   $("passages-title").hidden = true;
   $("passages").replaceChildren();
+  $("export").hidden = true;
   try {
     const response = await api("/ask", {
       method: "POST",
@@ -162,6 +163,7 @@ async function ask(event) {
         $("status").textContent = "Writing the answer…";
       } else if (name === "done") {
         renderAnswer(data);
+        offerExport(question, data);
       }
     }
     $("status").textContent = "";
@@ -238,7 +240,9 @@ function passageCard(passage, citations) {
     el("p", { class: "meta" }, meta, " · ",
       el("a", { href: "#", onclick: (e) => { e.preventDefault(); openTranscript(passage.doc_id, passage.start, passage.end); } },
         "open in transcript"), ...original),
-    text);
+    questionAsked(passage),
+    text,
+    citeBar(passage));
 }
 
 // Seconds into a recording as 00:12:31.
@@ -290,6 +294,117 @@ async function openTranscript(docId, start = null, end = null) {
   $("transcript-close").focus({ preventScroll: true });
 }
 
+// ---- citing: a ready citation to copy, and permalinks that open the transcript at a span ----------
+
+function permalink(docId, start, end) {
+  return `${location.origin}${location.pathname}#/t/${encodeURIComponent(docId)}/${start}-${end}`;
+}
+
+async function copyText(text, button) {
+  try {
+    await navigator.clipboard.writeText(text);
+    button.textContent = "Copied";
+  } catch (_) {
+    window.prompt("Copy this:", text); // no clipboard access (an insecure origin): the text to copy by hand
+  }
+  setTimeout(() => { button.textContent = button.dataset.label; }, 1500);
+}
+
+function citeBar(passage) {
+  const link = permalink(passage.doc_id, passage.start, passage.end);
+  const button = (label, cls, text) => {
+    const b = el("button", { type: "button", class: `copy ${cls}`, "data-label": label }, label);
+    b.addEventListener("click", () => copyText(text, b));
+    return b;
+  };
+  return el("p", { class: "cite-bar" },
+    el("span", { class: "citation" }, passage.citation), " ",
+    button("Copy citation", "copy-citation", `${passage.citation}\n${link}`), " ",
+    button("Copy link", "copy-link", link));
+}
+
+// The reporter's question a reply answers, shown above it (nothing when the passage replies to none).
+function questionAsked(passage) {
+  if (!passage.question) return "";
+  return el("blockquote", { class: "asked" }, el("span", { class: "asked-label" }, "In reply to: "), passage.question);
+}
+
+// A permalink (#/t/DOC_ID/START-END) opens the transcript at that span when the page loads or the hash changes.
+function openPermalink() {
+  const match = /^#\/t\/([^/]+)\/(\d+)-(\d+)$/.exec(location.hash);
+  if (match) openTranscript(decodeURIComponent(match[1]), Number(match[2]), Number(match[3]));
+}
+
+// ---- export: the answer, its citations and passages as Markdown, CSV or JSON, for pasting into notes ----
+// The same documents as `rag ask --format markdown|csv|json` (rag/export.py), built from the API's response.
+
+const CSV_COLUMNS = ["rank", "doc_id", "title", "date", "place", "speaker", "start", "end",
+                     "t_start", "t_end", "source_url", "citation", "text"];
+let exported = null; // {question, result}: the answer on show
+
+function blockQuote(text) {
+  return text.split(/\r?\n/).map((line) => `> ${line}`.trimEnd()).join("\n");
+}
+
+function passageMarkdown(p) {
+  const lines = [`### [${p.rank}] ${p.title}`, "", `- Citation: ${p.citation}`, `- Span: ${p.doc_id} [${p.start}:${p.end}]`];
+  if (p.t_start !== null && p.t_start !== undefined) {
+    lines.push(`- Time: ${clock(p.t_start)}${p.t_end !== null && p.t_end !== undefined ? `–${clock(p.t_end)}` : ""}`);
+  }
+  if (p.source_url) lines.push(`- Source: ${p.source_url}`);
+  lines.push(`- Link: ${permalink(p.doc_id, p.start, p.end)}`);
+  if (p.question) lines.push(`- In reply to: ${p.question}`);
+  return [...lines, "", blockQuote(p.text)].join("\n");
+}
+
+function answerMarkdown(question, result) {
+  const parts = [`# ${question}`, result.abstained ? "## Not in the transcripts" : "## Answer", result.answer];
+  if (result.llm_error) parts.push(`*The LLM failed (${result.llm_error}); the answer is quoted from the transcripts.*`);
+  if (result.citations.length) {
+    const byRank = new Map(result.passages.map((p) => [p.rank, p.citation]));
+    parts.push("## Citations",
+      result.citations.map((c) => `- [${c.n}] ${byRank.get(c.n) ?? c.doc_id}\n\n${blockQuote(c.quote)}`).join("\n\n"));
+  }
+  parts.push("## Passages", ...(result.passages.length ? result.passages.map(passageMarkdown) : ["No passages found."]));
+  return parts.join("\n\n") + "\n";
+}
+
+function csvCell(value) {
+  if (value === null || value === undefined) return "";
+  const text = String(value);
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+function passagesCsv(passages) {
+  return [CSV_COLUMNS, ...passages.map((p) => CSV_COLUMNS.map((name) => p[name]))]
+    .map((row) => row.map(csvCell).join(",") + "\r\n").join("");
+}
+
+function download(extension, type, text) {
+  const slug = exported.question.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 60);
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const link = el("a", { href: url, download: `${slug || "answer"}.${extension}` });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+function offerExport(question, result) {
+  exported = { question, result };
+  $("export").hidden = false;
+}
+
+function wireExport() {
+  $("export-markdown").addEventListener("click", () =>
+    download("md", "text/markdown", answerMarkdown(exported.question, exported.result)));
+  $("export-csv").addEventListener("click", () => download("csv", "text/csv", passagesCsv(exported.result.passages)));
+  $("export-json").addEventListener("click", () =>
+    download("json", "application/json", JSON.stringify(exported.result, null, 2) + "\n"));
+  $("export-copy").addEventListener("click", (e) =>
+    copyText(answerMarkdown(exported.question, exported.result), e.currentTarget));
+}
+
 // ---- views and wiring --------------------------------------------------------------------------
 
 function route() {
@@ -303,6 +418,7 @@ function route() {
 async function start() {
   $("ask-form").addEventListener("submit", ask);
   $("upload-form").addEventListener("submit", upload);
+  wireExport();
   $("transcript-close").addEventListener("click", () => { $("transcript").hidden = true; });
   document.addEventListener("keydown", (e) => { if (e.key === "Escape") $("transcript").hidden = true; });
   $("key-form").addEventListener("submit", async (event) => {
@@ -313,8 +429,10 @@ async function start() {
     await loadDocuments().catch(showError);
   });
   window.addEventListener("hashchange", route);
+  window.addEventListener("hashchange", openPermalink);
   route();
   await loadDocuments().catch(showError);
+  openPermalink();
   $("question").focus();
 }
 
