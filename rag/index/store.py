@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rag.errors import IndexMismatch, IndexMissing
+from rag.errors import IndexCorrupt, IndexMismatch, IndexMissing
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -64,8 +64,15 @@ class Manifest:
 
     @classmethod
     def load(cls, directory: Path) -> Manifest:
-        data = json.loads((directory / MANIFEST).read_text())
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+        """Raises IndexCorrupt (one line, saying what to run) when the file cannot be read."""
+        try:
+            data = json.loads((directory / MANIFEST).read_text())
+            return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+        except (OSError, ValueError, TypeError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+            raise IndexCorrupt(
+                f"{directory / MANIFEST} is unreadable ({reason}): run `rag ingest` to rebuild the index"
+            ) from None
 
 
 def rebuild_reason(old: Manifest, new_signature: dict[str, Any]) -> str | None:

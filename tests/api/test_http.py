@@ -86,6 +86,7 @@ def test_documents_list_and_detail(server):
             "chunks": 0,
             "sha256": "",
             "title": first["title"],
+            "origin": "file",
         }
         assert first["chunks"] > 5 and len(first["sha256"]) == 64
 
