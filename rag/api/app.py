@@ -26,6 +26,23 @@ log = logging.getLogger("rag.api")
 STATIC = Path(__file__).resolve().parent / "static"
 
 
+class ShortPaths(logging.Filter):
+    """Cuts a long request path in uvicorn's access log: a client may send any id, of any length."""
+
+    LIMIT = 200
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if (
+            isinstance(args, tuple)
+            and len(args) >= 3
+            and isinstance(args[2], str)
+            and len(args[2]) > self.LIMIT
+        ):
+            record.args = (*args[:2], f"{args[2][: self.LIMIT]}… ({len(args[2]):,} characters)", *args[3:])
+        return True
+
+
 class Readiness:
     """Whether the model has loaded; the index is checked on every /readyz."""
 
@@ -41,6 +58,10 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        access = logging.getLogger("uvicorn.access")
+        if not any(isinstance(f, ShortPaths) for f in access.filters):
+            access.addFilter(ShortPaths())
+
         def warm_up() -> None:
             try:
                 service.embedder.encode(["warm up"])
