@@ -83,8 +83,10 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
         threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
         yield
 
-    # Swagger UI and ReDoc from the installed fastapi-offline package: /docs works with no internet.
+    # Swagger UI from the installed fastapi-offline package: /docs works with no internet. No ReDoc page:
+    # its bundle fetches a logo from a CDN.
     app = FastAPIOffline(
+        redoc_url=None,
         title="Transcript QA",
         summary="Cited, verbatim answers from diplomatic transcripts.",
         version="0.1.0",
