@@ -84,7 +84,7 @@ class Settings(BaseSettings):
     # files requires `Authorization: Bearer <key>`.
     api_key: str | None = None
     # About what this machine embeds in a minute (`python -m bench.embed_rate`; README, "HTTP API").
-    max_upload_bytes: int = Field(500_000, ge=1)
+    max_upload_bytes: int = Field(700_000, ge=1)
     # Larger uploads are indexed in the background: 202 with a job to poll (GET /jobs/{id}).
     upload_job_bytes: int = Field(50_000, ge=1)
     # Every other request body (JSON questions, filters) is refused above this size (413).
