@@ -19,7 +19,7 @@ from rag.types import Filters
 
 if TYPE_CHECKING:
     from rag.service import Service
-    from rag.types import Answer, Document
+    from rag.types import Answer
 
 index_option = click.option(
     "--index",
@@ -369,11 +369,13 @@ def doctor(index_dir: Path | None, as_json: bool) -> None:
 @index_option
 def documents(as_json: bool, index_dir: Path | None) -> None:
     """List the documents in the index: doc_id, date, passages, where each came from, and title."""
+    from rag.service import document_fields
+
     service = _service(index_dir)
     counts = service.chunk_counts()
     docs = service.documents()
     if as_json:
-        _emit_json({"documents": [_document_dict(d, counts.get(d.doc_id, 0)) for d in docs]})
+        _emit_json({"documents": [document_fields(d, counts.get(d.doc_id, 0)) for d in docs]})
         return
     from rag.render import print_documents
 
@@ -390,21 +392,6 @@ def delete(doc_id: str, index_dir: Path | None) -> None:
     click.echo(f"deleted {doc_id}")
     if note:
         click.echo(f"note: {note}", err=True)
-
-
-def _document_dict(doc: Document, chunks: int) -> dict[str, Any]:
-    from rag.service import UPLOAD
-
-    return {
-        "doc_id": doc.doc_id,
-        "title": doc.title,
-        "date": doc.date,
-        "place": doc.place,
-        "speakers": doc.speakers,
-        "chunks": chunks,
-        "sha256": doc.sha256,
-        "origin": "upload" if doc.source == UPLOAD else "file",
-    }
 
 
 @cli.command(short_help="Serve the HTTP API and the web page.")

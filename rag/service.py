@@ -388,8 +388,9 @@ class Service:
         """
         started = time.perf_counter()
         report = IngestReport()
+        wait = None if ticket else self.settings.write_wait_seconds
         turn = self.writers.hold(ticket, None) if ticket else self.writers.turn()
-        with turn, writer_lock(self.settings.index_dir):
+        with turn, writer_lock(self.settings.index_dir, wait):
             generation, old = self._writable_generation()
             previous = old.documents if old else {}
             if not replace:
@@ -407,7 +408,7 @@ class Service:
             A note for the user when the document's file is still there (the next ingest adds it back).
         """
         report = IngestReport(removed=[doc_id])
-        with self.writers.turn(), writer_lock(self.settings.index_dir):
+        with self.writers.turn(), writer_lock(self.settings.index_dir, self.settings.write_wait_seconds):
             generation, old = self._writable_generation()
             if old is None or doc_id not in old.documents:
                 raise NotFound(f"unknown doc_id {_shown(doc_id)}: {_SEE_IDS}")
@@ -556,10 +557,24 @@ def parse_date(value: str, name: str = "date") -> str:
         raise BadInput(f"{name} must be a date as YYYY-MM-DD, got {value!r}") from None
 
 
+def document_fields(doc: Document, chunks: int) -> dict[str, Any]:
+    """A document as the HTTP API and `--json` show it (CONTRACT.md's Document)."""
+    return {
+        "doc_id": doc.doc_id,
+        "title": doc.title,
+        "date": doc.date,
+        "place": doc.place,
+        "speakers": doc.speakers,
+        "chunks": chunks,
+        "sha256": doc.sha256,
+        "origin": "upload" if doc.source == UPLOAD else "file",
+    }
+
+
 def doc_id_for(filename: str) -> str:
     """The doc_id of a transcript file, the same for `rag ingest` and an upload: the file name without
     its extension, with each run of other characters than letters, digits, '.' and '-' made one '_'
-    and '_' trimmed from its ends (a name made of none of them gets 'document'), at most 128 characters."""
+    and '_', '.', '-' trimmed from its ends (a name made of none of them gets 'document'); at most 128."""
     stem = PurePath(filename).stem if PurePath(filename).suffix.lower() in SUFFIXES else filename
     if _DOC_ID.fullmatch(stem):
         return stem

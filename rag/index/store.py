@@ -14,6 +14,7 @@ import fcntl
 import json
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rag.errors import IndexCorrupt, IndexMismatch, IndexMissing
+from rag.errors import IndexBusy, IndexCorrupt, IndexMismatch, IndexMissing
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -122,11 +123,27 @@ def require_generation(index_dir: Path, signature: dict[str, Any]) -> tuple[Path
 
 
 @contextmanager
-def writer_lock(index_dir: Path) -> Iterator[None]:
-    """Serialise writers across processes; readers never take it."""
+def writer_lock(index_dir: Path, timeout: float | None = None) -> Iterator[None]:
+    """Serialise writers across processes; readers never take it.
+
+    Raises:
+        IndexBusy: another process held it for more than timeout seconds (None: wait as long as it takes).
+    """
     index_dir.mkdir(parents=True, exist_ok=True)
     with open(index_dir / ".lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | (fcntl.LOCK_NB if deadline else 0))
+                break
+            except BlockingIOError:
+                if deadline is None or time.monotonic() > deadline:
+                    raise IndexBusy(
+                        f"another process (a `rag ingest`?) has been writing {index_dir} for over "
+                        f"{timeout:g} s: retry later",
+                        max(1, round(timeout or 1)),
+                    ) from None
+                time.sleep(0.1)
         try:
             yield
         finally:

@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from rag.index.store import writer_lock
 from tests.api.conftest import Server, start_server
 from tests.conftest import DOCS
 
@@ -134,6 +135,11 @@ def test_a_large_upload_is_a_job_and_writers_queue_with_a_bounded_wait(writer):
         assert http.get("/jobs/nope").status_code == 404
         # The queue is free again.
         assert http.post("/documents", json=small).status_code == 201
+        # Another process (a `rag ingest`) writing the index: a write waits at most write_wait_seconds too.
+        with writer_lock(writer.index):
+            blocked = http.post("/documents", json=small | {"doc_id": "small_3"})
+        assert blocked.status_code == 503 and "another process" in blocked.json()["detail"]
+        assert "retry-after" in blocked.headers
 
 
 def test_old_generations_are_closed_and_the_database_shrinks(writer):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -21,8 +22,7 @@ from rag.api.schemas import (
     TextUpload,
 )
 from rag.jobs import Job
-from rag.service import UPLOAD, doc_id_for
-from rag.types import Document as CoreDocument
+from rag.service import doc_id_for, document_fields
 
 router = APIRouter(tags=["documents"], dependencies=[Depends(require_key), Depends(require_ready)])
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -65,26 +65,13 @@ _UPLOAD_BODY = {
 _REPLACE = Query(False, description="Replace the document of the same doc_id (else 409 when taken).")
 
 
-def _model(doc: CoreDocument, chunks: int) -> dict:
-    return {
-        "doc_id": doc.doc_id,
-        "title": doc.title,
-        "date": doc.date,
-        "place": doc.place,
-        "speakers": doc.speakers,
-        "chunks": chunks,
-        "sha256": doc.sha256,
-        "origin": "upload" if doc.source == UPLOAD else "file",
-    }
-
-
 @router.get(
     "/documents", response_model=DocumentList, responses=_ERRORS, summary="Every document in the index"
 )
 def list_documents(service: ServiceDep) -> DocumentList:
     counts = service.chunk_counts()
     return DocumentList.model_validate(
-        {"documents": [_model(d, counts.get(d.doc_id, 0)) for d in service.documents()]}
+        {"documents": [document_fields(d, counts.get(d.doc_id, 0)) for d in service.documents()]}
     )
 
 
@@ -97,7 +84,7 @@ def list_documents(service: ServiceDep) -> DocumentList:
 def get_document(doc_id: str, service: ServiceDep) -> DocumentWithText:
     doc = service.document(doc_id)
     chunks = service.chunk_counts().get(doc_id, 0)
-    return DocumentWithText.model_validate(_model(doc, chunks) | {"text": doc.text})
+    return DocumentWithText.model_validate(document_fields(doc, chunks) | {"text": doc.text})
 
 
 @router.post(
@@ -173,19 +160,11 @@ async def _upload(request: Request, service: ServiceDep, doc_id: str | None, rep
             _job(job).model_dump(), status_code=202, headers={"Location": f"/jobs/{job.job_id}"}
         )
     await run_in_threadpool(service.add_documents, [doc], None, replace)
-    return Document.model_validate(_model(doc, service.chunk_counts().get(doc.doc_id, 0)))
+    return Document.model_validate(document_fields(doc, service.chunk_counts().get(doc.doc_id, 0)))
 
 
 def _job(job: Job) -> JobStatus:
-    return JobStatus(
-        job_id=job.job_id,
-        status=job.status,
-        doc_id=job.doc_id,
-        done=job.done,
-        total=job.total,
-        chunks=job.chunks,
-        error=job.error,
-    )
+    return JobStatus.model_validate(asdict(job))
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:
