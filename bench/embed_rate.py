@@ -33,7 +33,7 @@ def transcript(size: int) -> bytes:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bytes", type=int, default=150_000, help="size of the uploaded transcript")
-    parser.add_argument("--backend", choices=BACKENDS, default=Settings().backend)
+    parser.add_argument("--backend", choices=("auto", *BACKENDS), default=Settings().backend)
     args = parser.parse_args()
     raw = transcript(args.bytes)
     with tempfile.TemporaryDirectory() as tmp:
@@ -43,8 +43,9 @@ def main() -> None:
         service.upload("bench", raw)
         seconds = time.perf_counter() - started
         chunks = service.chunk_counts()["bench"]
+        backend = service.embedder.backend
     per_minute = len(raw) / seconds * 60
-    print(f"backend {args.backend}: {len(raw):,} bytes, {chunks} passages indexed in {seconds:.1f} s")
+    print(f"backend {backend}: {len(raw):,} bytes, {chunks} passages indexed in {seconds:.1f} s")
     print(f"{len(raw) / seconds:,.0f} bytes/s, {chunks / seconds:.1f} passages/s")
     print(f"one minute of indexing: {per_minute:,.0f} bytes (RAG_MAX_UPLOAD_BYTES)")
 

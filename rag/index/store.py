@@ -101,7 +101,7 @@ def built_with(index_dir: Path) -> tuple[str, str | None] | None:
     generation = current_generation(index_dir)
     try:
         manifest = Manifest.load(generation) if generation else None
-    except (OSError, ValueError, TypeError):
+    except IndexCorrupt:
         return None  # unreadable: the index is checked, and the problem reported, when it is opened
     return (manifest.backend, manifest.quantisation) if manifest else None
 
