@@ -39,23 +39,30 @@ def cli() -> None:
 def main(args: list[str] | None = None) -> None:
     """Entry point: bad usage and domain errors become one line on stderr and exit status 2."""
     try:
-        code = cli.main(args=args, standalone_mode=False)
+        code = cli.main(args=args, prog_name="rag", standalone_mode=False)
     except click.exceptions.Exit as exc:
         code = exc.exit_code
     except (click.ClickException, RagError) as exc:
         message = exc.format_message() if isinstance(exc, click.ClickException) else str(exc)
         click.echo(f"error: {message}", err=True)
         code = 2
-    except click.Abort:
+    except (click.Abort, KeyboardInterrupt):
+        # Writers switch generations atomically: an interrupted write leaves the live index as it was.
+        click.echo("interrupted: the index is unchanged", err=True)
         code = 130
     sys.exit(code if isinstance(code, int) else 0)
 
 
 def _settings(**overrides: Any) -> Settings:
+    from pydantic import ValidationError
+
     try:
         return get_settings(**overrides)
-    except ValueError as exc:
-        raise click.UsageError(f"invalid setting: {exc}") from exc
+    except ValidationError as exc:
+        problems = [
+            f"RAG_{'_'.join(map(str, e['loc'])).upper()}={e.get('input')!r}: {e['msg']}" for e in exc.errors()
+        ]
+        raise click.UsageError(f"invalid setting {'; '.join(problems)}: fix or unset it") from None
 
 
 @contextmanager
@@ -79,7 +86,7 @@ def _progress_bar(quiet: bool, label: str) -> Iterator[Callable[[int, int], None
         yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
-@cli.command()
+@cli.command(short_help="Index transcript files, incrementally.")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @index_option
 @click.option("--quiet", is_flag=True, help="No progress bar and no summary line.")
@@ -92,6 +99,8 @@ def ingest(paths: tuple[Path, ...], index_dir: Path | None, quiet: bool) -> None
         report = service.ingest(list(paths) or None, progress)
     for _, reason in report.skipped:
         click.echo(f"warning: skipped {reason}", err=True)
+    for file, doc_id in report.renamed:
+        click.echo(f"note: {file} is indexed as doc_id {doc_id!r}", err=True)
     if report.rebuild_reason and not quiet:
         click.echo(f"rebuilt the whole index: {report.rebuild_reason}", err=True)
     if not quiet:
@@ -130,22 +139,27 @@ def _filters(doc_ids: tuple[str, ...], speaker: str | None, since: str | None, u
     )
 
 
-def _service(index_dir: Path | None, build_if_missing: bool = True) -> Service:
-    """The service over an index; on a new install the first question builds the index first."""
+def _service(index_dir: Path | None) -> Service:
+    """The service over an index. On a new install the first question builds the default index first; an
+    index named with --index is only read (a mistyped path is an error, not a new index)."""
     from rag.service import Service
 
     service = Service(_settings(index_dir=index_dir))
-    if build_if_missing:
-        try:
-            service.retriever  # noqa: B018 - loads the index, or tells us it is missing
-        except IndexMissing:
-            click.echo(
-                f"no index in {service.settings.index_dir} yet: building it from {service.settings.docs_dir}",
-                err=True,
-            )
-            with _progress_bar(False, "embedding") as progress:
-                report = service.ingest(None, progress)
-            click.echo(report.summary(), err=True)
+    try:
+        service.retriever  # noqa: B018 - loads the index, or tells us it is missing
+    except IndexMissing:
+        if index_dir is not None:
+            raise BadInput(
+                f"no index at {index_dir}: check the path, "
+                f"or build one there with `rag ingest --index {index_dir}`"
+            ) from None
+        click.echo(
+            f"no index in {service.settings.index_dir} yet: building it from {service.settings.docs_dir}",
+            err=True,
+        )
+        with _progress_bar(False, "embedding") as progress:
+            report = service.ingest(None, progress)
+        click.echo(report.summary(), err=True)
     return service
 
 
@@ -176,7 +190,7 @@ def _output(output: str | None, as_json: bool) -> str:
     return "json" if as_json else output or "text"
 
 
-@cli.command()
+@cli.command(short_help="The passages that best answer QUESTION, cited.")
 @click.argument("question")
 @k_option
 @json_option
@@ -211,7 +225,7 @@ def _emit_export(
     click.echo(text, nl=False)
 
 
-@cli.command()
+@cli.command(short_help="Answer QUESTION with verbatim, cited quotes.")
 @click.argument("question")
 @k_option
 @json_option
@@ -273,7 +287,7 @@ def verify(quote: str, as_json: bool, index_dir: Path | None, **filters: Any) ->
     print_verification(result)
 
 
-@cli.command(name="eval")
+@cli.command(name="eval", short_help="Measure retrieval on an eval set.")
 @click.option(
     "--questions",
     "questions_path",
@@ -459,7 +473,7 @@ def _eval_beir(directory: Path, as_json: bool) -> None:
     print_beir(result)
 
 
-@cli.command()
+@cli.command(short_help="Check what the service needs; exit 1 on a failure.")
 @index_option
 @json_option
 def doctor(index_dir: Path | None, as_json: bool) -> None:
@@ -479,7 +493,39 @@ def doctor(index_dir: Path | None, as_json: bool) -> None:
     sys.exit(0 if report["ok"] else 1)
 
 
-@cli.command()
+
+
+@cli.command(short_help="List the documents in the index.")
+@json_option
+@index_option
+def documents(as_json: bool, index_dir: Path | None) -> None:
+    """List the documents in the index: doc_id, date, passages, where each came from, and title."""
+    from rag.service import document_fields
+
+    service = _service(index_dir)
+    counts = service.chunk_counts()
+    docs = service.documents()
+    if as_json:
+        _emit_json({"documents": [document_fields(d, counts.get(d.doc_id, 0)) for d in docs]})
+        return
+    from rag.render import print_documents
+
+    print_documents([(d, counts.get(d.doc_id, 0)) for d in docs])
+
+
+@cli.command(short_help="Remove a document from the index.")
+@click.argument("doc_id")
+@index_option
+def delete(doc_id: str, index_dir: Path | None) -> None:
+    """Remove the document DOC_ID from the index (its file, if any, is left alone)."""
+    service = _service(index_dir)
+    note = service.delete_document(doc_id)
+    click.echo(f"deleted {doc_id}")
+    if note:
+        click.echo(f"note: {note}", err=True)
+
+
+@cli.command(short_help="Serve the HTTP API and the web page.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @index_option

@@ -87,7 +87,16 @@ class Settings(BaseSettings):
     # files requires `Authorization: Bearer <key>`.
     api_key: str | None = None
     public_url: str = "http://127.0.0.1:8000"  # where the web page is served: the CLI's permalinks
-    max_upload_bytes: int = Field(5_000_000, ge=1)
+    # About what this machine embeds in a minute (`python -m bench.embed_rate`; README, "HTTP API").
+    max_upload_bytes: int = Field(700_000, ge=1)
+    # Larger uploads are indexed in the background: 202 with a job to poll (GET /jobs/{id}).
+    upload_job_bytes: int = Field(50_000, ge=1)
+    # Every other request body (JSON questions, filters) is refused above this size (413).
+    max_request_bytes: int = Field(1_000_000, ge=1024)
+    # Writes (uploads, deletes) queue in order; beyond this many waiting, or after waiting this long,
+    # a write is refused with 503 and Retry-After.
+    max_queued_writes: int = Field(8, ge=1)
+    write_wait_seconds: float = Field(30.0, gt=0)
 
 
 def get_settings(**overrides: object) -> Settings:

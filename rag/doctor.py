@@ -17,7 +17,7 @@ from typing import Literal
 
 from rag.config import Settings
 from rag.embed import EXPORT_RECORD, Cpu, Embedder, resolve_model
-from rag.errors import one_line
+from rag.errors import IndexCorrupt, one_line
 
 Status = Literal["ok", "warn", "fail"]
 PACKAGES = (
@@ -165,7 +165,7 @@ def _index(settings: Settings, embedder: Embedder) -> Check:
         )
     try:
         manifest = Manifest.load(generation)
-    except (OSError, ValueError, TypeError) as exc:
+    except IndexCorrupt as exc:
         return Check(
             "index",
             "fail",

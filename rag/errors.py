@@ -13,6 +13,10 @@ class NotFound(BadInput):
     """An unknown identifier (HTTP 404)."""
 
 
+class Conflict(BadInput):
+    """The identifier is taken and the caller did not ask to replace it (HTTP 409)."""
+
+
 class SkippedFile(RagError):
     """A transcript file cannot be ingested (empty, binary, unreadable); the batch goes on without it."""
 
@@ -26,7 +30,15 @@ class IndexMismatch(RagError):
 
 
 class IndexBusy(RagError):
-    """Another process is writing the index."""
+    """Too many writes are queued, or this one waited too long for its turn (HTTP 503, Retry-After)."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class IndexCorrupt(RagError):
+    """A file of the index cannot be read; `rag ingest` builds a fresh generation."""
 
 
 def one_line(exc: BaseException) -> str:

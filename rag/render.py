@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from rag.export import permalink
-from rag.types import Answer, Citation, Passage, clock
+from rag.types import Answer, Citation, Document, Passage, clock
 
 if TYPE_CHECKING:
     from rag.evaluate import BeirResult, EvalResult
@@ -35,6 +35,8 @@ def print_answer(answer: Answer, console: Console | None = None) -> None:
     console = console or Console()
     style = "yellow" if answer.abstained else "green"
     title = "Not in the transcripts" if answer.abstained else "Answer"
+    if answer.reason == "no_match_for_filters":
+        title = "No passages match these filters"
     if answer.unsupported:
         title, style = "Answer (unsupported by the transcripts: no valid citation)", "yellow"
     console.print(Panel(Text(answer.answer), title=title, border_style=style, title_align="left"))
@@ -53,6 +55,19 @@ def print_answer(answer: Answer, console: Console | None = None) -> None:
     if answer.abstained and shown:
         console.print("Closest passages:", style="bold")
     print_passages(shown, answer.citations, console)
+
+
+def print_documents(documents: list[tuple[Document, int]], console: Console | None = None) -> None:
+    """The documents of an index as a table: doc_id, date, passages, origin, title."""
+    console = console or Console()
+    if not documents:
+        console.print("The index holds no documents.", style="yellow")
+        return
+    table = Table("doc_id", "date", "passages", "origin", "title", show_lines=False)
+    for doc, chunks in documents:
+        origin = "upload" if doc.source == "upload" else "file"
+        table.add_row(Text(doc.doc_id), doc.date or "-", str(chunks), origin, Text(doc.title))
+    console.print(table)
 
 
 def print_passages(

@@ -71,6 +71,13 @@ class Retriever:
         self._matches = functools.lru_cache(maxsize=8192)(store.matches)
         self._statistics: tuple[int, float] | None = None
 
+    def close(self) -> None:
+        """Release the generation's files now (its SQLite connection and the mapped vectors), rather
+        than whenever the garbage collector gets to them."""
+        self._matches.cache_clear()
+        self.store.close()
+        self.dense.close()
+
     def search(
         self,
         question: str,

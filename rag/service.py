@@ -9,8 +9,9 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import cached_property
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -20,7 +21,7 @@ from rag.answer.llm import LlmClient, LlmFailure, LlmSettings, build_messages, c
 from rag.answer.tokens import TokenCounter
 from rag.config import Settings
 from rag.embed import Embedder
-from rag.errors import BadInput, IndexMismatch, NotFound, SkippedFile
+from rag.errors import BadInput, Conflict, IndexCorrupt, IndexMismatch, NotFound, SkippedFile
 from rag.index.dense import DenseIndex
 from rag.index.lexical import ChunkStore
 from rag.index.store import (
@@ -36,6 +37,7 @@ from rag.index.store import (
     require_generation,
     writer_lock,
 )
+from rag.index.writers import Ticket, WriterQueue
 from rag.ingest.chunk import ChunkSettings, chunk_document
 from rag.ingest.clean import decode
 from rag.ingest.parse import SUFFIXES, parse_document, read_transcript
@@ -49,8 +51,22 @@ if TYPE_CHECKING:
 MAX_QUESTION_CHARS = 2000
 MAX_K = 50
 VERIFY_CANDIDATES = 20  # passages of the hybrid retrieval whose turns a quote is compared with
+MAX_FILTER_DOCS = 1000  # doc_ids in one filter; SQLite binds each as a variable
+NOT_FOUND = "not_in_transcripts"  # an abstention's reason when the evidence is weak
+NO_MATCH_MESSAGE = "No passages match these filters: widen or clear them to search all the transcripts."
 Progress = Callable[[int, int], None]  # (chunks embedded so far, chunks to embed)
 UPLOAD = "upload"  # the source of a document that came without a file
+_SEE_IDS = "see `rag documents` or `GET /documents` for the ids in the index"
+_DOC_ID = re.compile(r"[^\W_][\w.\-]{0,127}")  # letters of any script, digits, '_', '.', '-'
+
+
+@dataclasses.dataclass
+class _Generation:
+    """A loaded index generation and how many requests are reading it."""
+
+    path: Path
+    retriever: Retriever
+    readers: int = 0
 
 
 class Service:
@@ -60,42 +76,73 @@ class Service:
         self.settings = settings
         self.embedder = embedder or Embedder.from_settings(settings, built_with(settings.index_dir))
         self.extractive = ExtractiveSettings()
-        self._loaded: tuple[Path, Retriever] | None = None
-        self._load_lock = threading.Lock()
+        self._loaded: _Generation | None = None
+        self._load_lock = threading.RLock()  # reading() holds it while _live() loads
+        self.writers = WriterQueue(settings.max_queued_writes, settings.write_wait_seconds)
 
     # -- reading -------------------------------------------------------------------------------------
 
     @property
     def retriever(self) -> Retriever:
-        """The live generation's retriever, reloaded when a writer has switched generations.
+        """The live generation's retriever, for a caller that reads while nothing writes (CLI, eval).
 
-        Each call reads only the small CURRENT pointer; the manifest is checked when it changes.
+        A server reads through `reading()`, which keeps the generation open while it is used.
         """
-        loaded = self._loaded
-        if loaded is None or loaded[0] != current_generation(self.settings.index_dir):
+        return self._live().retriever
+
+    @contextmanager
+    def reading(self) -> Iterator[Retriever]:
+        """The live generation's retriever, held open until the block ends; a generation that a writer
+        has replaced is closed (its files released) as soon as its last reader is done."""
+        with self._load_lock:
+            generation = self._live()
+            generation.readers += 1
+        try:
+            yield generation.retriever
+        finally:
             with self._load_lock:
-                generation, _ = require_generation(self.settings.index_dir, self.signature)
-                if self._loaded is None or self._loaded[0] != generation:
-                    fusion = FusionSettings(
-                        dense_weight=self.settings.dense_weight,
-                        bm25_weight=self.settings.bm25_weight,
-                        rrf_k=self.settings.rrf_k,
-                        bm25_budget=self.settings.bm25_budget,
-                        question_penalty=self.settings.question_penalty,
-                    )
-                    store = ChunkStore(generation / DATABASE, readonly=True)
-                    dense = DenseIndex.load(generation / DENSE, mmap=True)
-                    self._loaded = (generation, Retriever(store, dense, fusion))
-                loaded = self._loaded
-        return loaded[1]
+                generation.readers -= 1
+                if generation.readers == 0 and generation is not self._loaded:
+                    generation.retriever.close()
+
+    def _live(self) -> _Generation:
+        """The generation CURRENT names, loaded when it changed (the manifest is checked then)."""
+        loaded = self._loaded
+        if loaded is not None and loaded.path == current_generation(self.settings.index_dir):
+            return loaded
+        with self._load_lock:
+            path, _ = require_generation(self.settings.index_dir, self.signature)
+            old = self._loaded
+            if old is not None and old.path == path:
+                return old
+            fusion = FusionSettings(
+                dense_weight=self.settings.dense_weight,
+                bm25_weight=self.settings.bm25_weight,
+                rrf_k=self.settings.rrf_k,
+                bm25_budget=self.settings.bm25_budget,
+                question_penalty=self.settings.question_penalty,
+            )
+            store = ChunkStore(path / DATABASE, readonly=True)
+            dense = DenseIndex.load(path / DENSE, mmap=True)
+            self._loaded = new = _Generation(path, Retriever(store, dense, fusion))
+            if old is not None and old.readers == 0:
+                old.retriever.close()
+            return new
 
     def documents(self) -> list[Document]:
-        return self.retriever.store.documents()
+        with self.reading() as retriever:
+            return retriever.store.documents()
+
+    def chunk_counts(self) -> dict[str, int]:
+        """Passages per doc_id."""
+        with self.reading() as retriever:
+            return retriever.store.chunk_counts()
 
     def document(self, doc_id: str) -> Document:
-        doc = self.retriever.store.document(doc_id)
+        with self.reading() as retriever:
+            doc = retriever.store.document(doc_id)
         if doc is None:
-            raise NotFound(f"unknown doc_id {doc_id!r}: see `GET /documents` for the ids in the index")
+            raise NotFound(f"unknown doc_id {_shown(doc_id)}: {_SEE_IDS}")
         return doc
 
     def search(
@@ -125,9 +172,19 @@ class Service:
         """The answer as events: ("passages", [Passage]), then ("delta", str) pieces of the answer as it is
         written, then ("done", Answer). The done event's answer is authoritative: when an LLM fails or its
         answer is unsupported, it differs from the deltas. Bad input raises before the first event."""
-        passages, hits = self.retrieve(question, k, filters or Filters(), "hybrid")
-        yield "passages", passages
-        extractive = self._extractive(question, passages, hits)
+        with self.reading() as retriever:
+            filters = filters or Filters()
+            passages, hits = self._retrieve(retriever, question, k, filters, "hybrid")
+            yield "passages", passages
+            if filters and not passages:
+                extractive = Answer(NO_MATCH_MESSAGE, True, [], [], reason="no_match_for_filters")
+            else:
+                extractive = self._extractive(retriever, question, passages, hits)
+            yield from self._compose(question, passages, extractive, llm, stream)
+
+    def _compose(
+        self, question: str, passages: list[Passage], extractive: Answer, llm: str | None, stream: bool
+    ) -> Iterator[tuple[str, object]]:
         if (llm or self.settings.llm) == "none" or extractive.abstained:
             for i in range(0, len(words := extractive.answer.split(" ")), 8):
                 yield "delta", " ".join(words[i : i + 8]) + (" " if i + 8 < len(words) else "")
@@ -164,7 +221,10 @@ class Service:
         """
         filters = filters or Filters()
         quote = validate_question(quote, "quote")
-        retriever = self.retriever
+        with self.reading() as retriever:
+            return self._verify(retriever, quote, filters)
+
+    def _verify(self, retriever: Retriever, quote: str, filters: Filters) -> Verification:
         self._validate_filters(filters, retriever)
         anyone = dataclasses.replace(filters, speaker=None)
         vector = self.embedder.encode([quote])[0]
@@ -206,14 +266,16 @@ class Service:
             return LocalLlmClient(self.llm_settings, self.settings.llm_gguf, self.settings.llm_threads)
         return LlmClient(self.llm_settings)
 
-    def _extractive(self, question: str, passages: list[Passage], hits: list[Hit]) -> Answer:
-        if self.abstains(question, passages, hits):
-            return Answer(ABSTAIN_MESSAGE, True, [], passages)
+    def _extractive(
+        self, retriever: Retriever, question: str, passages: list[Passage], hits: list[Hit]
+    ) -> Answer:
+        if self._weak(retriever, question, hits):
+            return Answer(ABSTAIN_MESSAGE, True, [], passages, reason=NOT_FOUND)
         sentences = candidate_sentences(passages, self.extractive)
         vectors = self.embedder.encode([question, *(s.text for s in sentences)])
         chosen = select(question, sentences, vectors[1:] @ vectors[0], self.extractive)
         if not chosen:
-            return Answer(ABSTAIN_MESSAGE, True, [], passages)
+            return Answer(ABSTAIN_MESSAGE, True, [], passages, reason=NOT_FOUND)
         text, citations = compose(chosen)
         return Answer(text, False, citations, passages)
 
@@ -241,24 +303,37 @@ class Service:
 
     def abstains(self, question: str, passages: list[Passage], hits: list[Hit]) -> bool:
         """Weak evidence: no passage in the top three is both close to the question and covers its terms."""
-        evidence = self.retriever.evidence(question, hits, self.settings.coverage_weight)
+        with self.reading() as retriever:
+            return self._weak(retriever, question, hits)
+
+    def _weak(self, retriever: Retriever, question: str, hits: list[Hit]) -> bool:
+        evidence = retriever.evidence(question, hits, self.settings.coverage_weight)
         return evidence < self.settings.abstain_threshold
 
     def retrieve(
         self, question: str, k: int = 5, filters: Filters | None = None, mode: Mode = "hybrid"
     ) -> tuple[list[Passage], list[Hit]]:
         """Passages and, beside each, the evidence scores that abstention reads."""
-        filters = filters or Filters()
+        with self.reading() as retriever:
+            return self._retrieve(retriever, question, k, filters or Filters(), mode)
+
+    def _retrieve(
+        self, retriever: Retriever, question: str, k: int, filters: Filters, mode: Mode
+    ) -> tuple[list[Passage], list[Hit]]:
         question = validate_question(question)
         if not 1 <= k <= MAX_K:
             raise BadInput(f"k must be between 1 and {MAX_K}, got {k}")
-        retriever = self.retriever
         self._validate_filters(filters, retriever)
         vector = self.embedder.encode([question])[0] if mode != "bm25" else None
         return retriever.search(question, vector, k, filters, mode)
 
     @staticmethod
     def _validate_filters(filters: Filters, retriever: Retriever) -> None:
+        if len(filters.doc_ids) > MAX_FILTER_DOCS:
+            raise BadInput(
+                f"filters name {len(filters.doc_ids):,} doc_ids; the limit is {MAX_FILTER_DOCS:,}: "
+                "filter by speaker or date instead, or search in several requests"
+            )
         if filters.doc_ids:
             marks = ",".join("?" * len(filters.doc_ids))
             known = {
@@ -268,7 +343,7 @@ class Service:
                 )
             }
             if unknown := [d for d in filters.doc_ids if d not in known]:
-                raise NotFound(f"unknown doc_id {unknown[0]!r} in filters: see `GET /documents`")
+                raise NotFound(f"unknown doc_id {_shown(unknown[0])} in filters: {_SEE_IDS}")
         for name in ("since", "until"):
             value = getattr(filters, name)
             if value is not None:
@@ -306,10 +381,13 @@ class Service:
         report = IngestReport()
         files = _collect(paths or [self.settings.docs_dir], report)
         index_dir = self.settings.index_dir
-        with writer_lock(index_dir):
+        with self.writers.turn(), writer_lock(index_dir):
             generation = current_generation(index_dir)
-            old = Manifest.load(generation) if generation else None
-            report.rebuild_reason = rebuild_reason(old, self.signature) if old else None
+            try:
+                old = Manifest.load(generation) if generation else None
+                report.rebuild_reason = rebuild_reason(old, self.signature) if old else None
+            except IndexCorrupt as exc:
+                old, report.rebuild_reason = None, str(exc)
             previous = old.documents if old else {}
             fresh = self._read_changed(files, previous, report)
             report.removed = [
@@ -326,42 +404,81 @@ class Service:
         report.seconds = time.perf_counter() - started
         return report
 
-    def upload(self, doc_id: str, raw: bytes) -> Document:
+    def upload(self, doc_id: str, raw: bytes, replace: bool = False) -> Document:
         """Parse, chunk and embed an uploaded transcript; searchable when this returns.
 
         Everything is validated before anything is written: a refused upload leaves the index as it was.
         """
+        doc = self.prepare_upload(doc_id, raw, replace)
+        self.add_documents([doc], replace=replace)
+        return doc
+
+    def prepare_upload(self, doc_id: str, raw: bytes, replace: bool = False) -> Document:
+        """An uploaded transcript parsed and checked, before it waits for its turn to be written.
+
+        Raises:
+            BadInput: the id or the text is unusable.
+            Conflict: the id is taken and replace is off.
+        """
+        doc_id = check_doc_id(doc_id)
         try:
             doc = parse_document(doc_id, decode(raw, doc_id), hashlib.sha256(raw).hexdigest(), UPLOAD)
         except SkippedFile as exc:
             raise BadInput(str(exc)) from None
-        self.add_documents([doc])
+        if not doc.text:
+            raise BadInput(f"{doc_id}: no transcript text left after cleaning")
+        if not replace:
+            generation = current_generation(self.settings.index_dir)
+            _refuse_taken([doc_id], Manifest.load(generation).documents if generation else {})
         return doc
 
-    def add_documents(self, docs: Sequence[Document], progress: Progress | None = None) -> IngestReport:
-        """Add or replace documents that come without a file (uploads, benchmark corpora), atomically."""
+    def add_documents(
+        self,
+        docs: Sequence[Document],
+        progress: Progress | None = None,
+        replace: bool = True,
+        ticket: Ticket | None = None,
+    ) -> IngestReport:
+        """Add documents that come without a file (uploads, benchmark corpora), atomically; with replace,
+        documents of the same ids are replaced, else such an id is refused (Conflict) and nothing written.
+
+        A write waits for the writes queued before it: at most write_wait_seconds, or, with a ticket
+        reserved when a background job was accepted, as long as it takes.
+        """
         started = time.perf_counter()
         report = IngestReport()
-        with writer_lock(self.settings.index_dir):
+        wait = None if ticket else self.settings.write_wait_seconds
+        turn = self.writers.hold(ticket, None) if ticket else self.writers.turn()
+        with turn, writer_lock(self.settings.index_dir, wait):
             generation, old = self._writable_generation()
             previous = old.documents if old else {}
+            if not replace:
+                _refuse_taken([d.doc_id for d in docs], previous)
             for doc in docs:
                 (report.updated if doc.doc_id in previous else report.added).append(doc.doc_id)
             self._write_generation(generation, previous, list(docs), report, progress)
         report.seconds = time.perf_counter() - started
         return report
 
-    def delete_document(self, doc_id: str) -> IngestReport:
-        """Remove a document from the index, atomically. Its file, if any, is left alone."""
-        started = time.perf_counter()
+    def delete_document(self, doc_id: str) -> str | None:
+        """Remove a document from the index, atomically. Its file, if any, is left alone.
+
+        Returns:
+            A note for the user when the document's file is still there (the next ingest adds it back).
+        """
         report = IngestReport(removed=[doc_id])
-        with writer_lock(self.settings.index_dir):
+        with self.writers.turn(), writer_lock(self.settings.index_dir, self.settings.write_wait_seconds):
             generation, old = self._writable_generation()
             if old is None or doc_id not in old.documents:
-                raise NotFound(f"unknown doc_id {doc_id!r}: see `GET /documents` for the ids in the index")
+                raise NotFound(f"unknown doc_id {_shown(doc_id)}: {_SEE_IDS}")
+            source = old.documents[doc_id].get("source", UPLOAD)
             self._write_generation(generation, old.documents, [], report, None)
-        report.seconds = time.perf_counter() - started
-        return report
+        if source != UPLOAD and Path(source).exists():
+            return (
+                f"its file {source} is still there: the next `rag ingest` adds it back "
+                "(move or delete the file to keep it out)"
+            )
+        return None
 
     def _writable_generation(self) -> tuple[Path | None, Manifest | None]:
         generation = current_generation(self.settings.index_dir)
@@ -381,6 +498,15 @@ class Service:
                 report.skipped.append((str(path), str(exc)))
                 continue
             known = previous.get(doc_id)
+            if known and known.get("source") == UPLOAD:
+                report.skipped.append(
+                    (
+                        str(path),
+                        f"{path}: doc_id {doc_id!r} is an upload in the index, kept as it is "
+                        f"(`rag delete {doc_id}` first to index this file instead)",
+                    )
+                )
+                continue
             if known and known["sha256"] == sha256 and not report.rebuild_reason:
                 report.unchanged.append(doc_id)
                 continue
@@ -390,6 +516,8 @@ class Service:
                 report.skipped.append((str(path), str(exc)))
                 continue
             (report.updated if known else report.added).append(doc_id)
+            if doc_id != path.stem:
+                report.renamed.append((str(path), doc_id))
             fresh.append(doc)
         return fresh
 
@@ -397,7 +525,11 @@ class Service:
         """Documents not among this run's files (uploads, other folders), re-chunked from the old index."""
         store = ChunkStore(generation / DATABASE, readonly=True)
         try:
-            kept = [d for d in store.documents() if d.doc_id not in files and d.doc_id not in report.removed]
+            kept = [
+                d
+                for d in store.documents()
+                if (d.doc_id not in files or d.source == UPLOAD) and d.doc_id not in report.removed
+            ]
         finally:
             store.close()
         report.updated += [d.doc_id for d in kept]
@@ -487,8 +619,62 @@ def parse_date(value: str, name: str = "date") -> str:
         raise BadInput(f"{name} must be a date as YYYY-MM-DD, got {value!r}") from None
 
 
+def document_fields(doc: Document, chunks: int) -> dict[str, Any]:
+    """A document as the HTTP API and `--json` show it (CONTRACT.md's Document)."""
+    return {
+        "doc_id": doc.doc_id,
+        "title": doc.title,
+        "date": doc.date,
+        "place": doc.place,
+        "speakers": doc.speakers,
+        "chunks": chunks,
+        "sha256": doc.sha256,
+        "format": doc.format,
+        "language": doc.language,
+        "source_url": doc.source_url,
+        "origin": "upload" if doc.source == UPLOAD else "file",
+    }
+
+
+def doc_id_for(filename: str) -> str:
+    """The doc_id of a transcript file, the same for `rag ingest` and an upload: the file name without
+    its extension, with each run of other characters than letters, digits, '.' and '-' made one '_'
+    and '_', '.', '-' trimmed from its ends (a name made of none of them gets 'document'); at most 128."""
+    stem = PurePath(filename).stem if PurePath(filename).suffix.lower() in SUFFIXES else filename
+    if _DOC_ID.fullmatch(stem):
+        return stem
+    slug = re.sub(r"[^\w.\-]+|_+", "_", stem).strip("_.-")[:128].rstrip("_.-")
+    return slug or "document"
+
+
+def check_doc_id(doc_id: str) -> str:
+    """A doc_id chosen by the caller, checked: the form doc_id_for gives."""
+    if not _DOC_ID.fullmatch(doc_id):
+        raise BadInput(
+            f"doc_id {_shown(doc_id)} must start with a letter or digit and hold only letters, digits, "
+            f"'_', '.' or '-' (at most 128), e.g. {doc_id_for(doc_id)!r}"
+        )
+    return doc_id
+
+
+def _shown(doc_id: str, limit: int = 80) -> str:
+    """A doc_id as an error message quotes it: a long one is cut (it may be anything a client sent)."""
+    return repr(doc_id if len(doc_id) <= limit else doc_id[:limit] + "…")
+
+
+def _refuse_taken(doc_ids: Sequence[str], documents: dict[str, dict[str, Any]]) -> None:
+    for doc_id in doc_ids:
+        if doc_id in documents:
+            source = documents[doc_id].get("source", UPLOAD)
+            origin = "an earlier upload" if source == UPLOAD else f"the file {source}"
+            raise Conflict(
+                f"doc_id {doc_id!r} is already in the index (from {origin}): replace it with "
+                "?replace=true (or PUT /documents/{doc_id}), or choose another doc_id"
+            )
+
+
 def _collect(paths: Sequence[Path], report: IngestReport) -> dict[str, Path]:
-    """Transcript files by doc_id (the file stem); a second file with the same stem is skipped."""
+    """Transcript files by doc_id (doc_id_for their name); a second file with the same id is skipped."""
     files: dict[str, Path] = {}
     for path in paths:
         if not path.exists():
@@ -499,12 +685,13 @@ def _collect(paths: Sequence[Path], report: IngestReport) -> dict[str, Path]:
                 if not path.is_dir():
                     report.skipped.append((str(file), f"{file}: not a transcript ({', '.join(SUFFIXES)})"))
                 continue
-            if file.stem in files:
+            doc_id = doc_id_for(file.name)
+            if doc_id in files:
                 report.skipped.append(
-                    (str(file), f"{file}: doc_id {file.stem!r} already comes from {files[file.stem]}")
+                    (str(file), f"{file}: doc_id {doc_id!r} already comes from {files[doc_id]}")
                 )
                 continue
-            files[file.stem] = file
+            files[doc_id] = file
     return files
 
 

@@ -73,6 +73,7 @@ class IngestReport:
     removed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
+    renamed: list[tuple[str, str]] = field(default_factory=list)  # (file, doc_id): the id is not its stem
     chunks: int = 0  # chunks in the index afterwards
     embedded: int = 0  # chunks embedded by this run
     seconds: float = 0.0
@@ -158,6 +159,8 @@ class Answer:
     llm_error: str | None = None  # an LLM was asked for and failed: the answer is extractive
     unsupported: bool | None = None  # the LLM answer carried no valid citation
     removed_citations: list[int] | None = None  # [n] the LLM cited that were not among its sources
+    # Why an abstention abstained: "not_in_transcripts" (weak evidence) or "no_match_for_filters".
+    reason: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         """The HTTP and --json shape: optional fields appear only when they say something."""
@@ -165,7 +168,7 @@ class Answer:
         return {k: v for k, v in data.items() if v is not None or k not in _OPTIONAL_ANSWER_FIELDS}
 
 
-_OPTIONAL_ANSWER_FIELDS = {"llm_error", "unsupported", "removed_citations"}
+_OPTIONAL_ANSWER_FIELDS = {"llm_error", "unsupported", "removed_citations", "reason"}
 
 
 _DATED = re.compile(r",?\s*(?:[A-Z][a-z]+ \d{1,2}, \d{4}|\d{1,2} [A-Z][a-z]+ \d{4})$")

@@ -158,3 +158,98 @@ def test_search_format_csv_has_one_row_per_passage(index):
 def test_ask_format_csv_and_json_together_is_a_usage_error(index):
     result = run("rag", "ask", EXPORT_QUESTION, "--format", "csv", "--json", index=index)
     assert result.returncode == 2 and "--json and --format csv" in result.stderr and result.stdout == ""
+
+
+def test_filters_that_match_nothing_say_so(index):
+    result = run("rag", "ask", "What about ASEAN?", "--speaker", "Nobody Atall", index=index)
+    assert result.returncode == 0, result.stderr
+    assert (
+        "No passages match these filters" in result.stdout and "Not in the transcripts" not in result.stdout
+    )
+
+
+def test_help_names_the_command_and_keeps_summaries_whole():
+    env = dict(os.environ, COLUMNS="80")
+    alias = subprocess.run([str(BIN / "ask"), "--help"], capture_output=True, text=True, env=env)
+    assert alias.stdout.startswith("Usage: rag ask [OPTIONS] QUESTION")
+    top = subprocess.run([str(BIN / "rag"), "--help"], capture_output=True, text=True, env=env).stdout
+    commands = top.split("Commands:")[1]
+    assert "..." not in commands and {"documents", "delete", "ingest", "ask", "search"} <= {
+        line.split()[0] for line in commands.strip().splitlines()
+    }
+
+
+def test_documents_and_delete_commands(seed_service, tmp_path):
+    index = tmp_path / "index"
+    shutil.copytree(seed_service.settings.index_dir, index)
+    listed = run("rag", "documents", "--json", index=index)
+    assert listed.returncode == 0, listed.stderr
+    docs = json.loads(listed.stdout)["documents"]
+    assert {d["doc_id"] for d in docs} == {p.stem for p in DOCS.glob("*.txt")}
+    assert all(d["origin"] == "file" and d["chunks"] > 0 for d in docs)
+    table = run("rag", "documents", index=index)
+    assert "000_81888bb7363425ad" in table.stdout and "Singapore" not in table.stderr
+    deleted = run("rag", "delete", "000_81888bb7363425ad", index=index)
+    assert deleted.returncode == 0 and deleted.stdout == "deleted 000_81888bb7363425ad\n"
+    assert "the next `rag ingest` adds it back" in deleted.stderr
+    again = run("rag", "delete", "000_81888bb7363425ad", index=index)
+    assert again.returncode == 2 and "see `rag documents`" in again.stderr
+
+
+def test_a_mistyped_index_is_an_error_not_a_new_index(tmp_path):
+    typo = tmp_path / "indx"
+    result = run("rag", "search", "ASEAN", index=typo)
+    assert result.returncode == 2 and result.stderr == (
+        f"error: no index at {typo}: check the path, or build one there with `rag ingest --index {typo}`\n"
+    )
+    assert not typo.exists()
+
+
+def test_bad_settings_and_a_corrupt_manifest_are_one_line(seed_service, tmp_path):
+    bogus = subprocess.run(
+        [str(BIN / "rag"), "search", "ASEAN"],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, RAG_BACKEND="bogus"),
+    )
+    assert bogus.returncode == 2 and bogus.stderr.count("\n") == 1
+    assert bogus.stderr.startswith("error: invalid setting RAG_BACKEND='bogus': Input should be ")
+    assert "'onnx'" in bogus.stderr and bogus.stderr.endswith(": fix or unset it\n")
+    index = tmp_path / "index"
+    shutil.copytree(seed_service.settings.index_dir, index)
+    generation = index / (index / "CURRENT").read_text().strip()
+    (generation / "manifest.json").write_text('{"model": ')
+    broken = run("rag", "search", "ASEAN", index=index)
+    assert broken.returncode == 2 and broken.stderr.count("\n") == 1
+    assert "manifest.json is unreadable" in broken.stderr and "run `rag ingest`" in broken.stderr
+    rebuilt = run("rag", "ingest", str(DOCS), index=index)  # what the message says to run
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert run("rag", "search", "ASEAN", index=index).returncode == 0
+
+
+def test_ingest_names_slugged_ids_and_ctrl_c_says_the_index_is_unchanged(tmp_path):
+    import signal
+    import time
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    shutil.copy(DOCS / "003_33af551afb6d7a3b.txt", docs / "Lavrov remarks (1).txt")
+    index = tmp_path / "index"
+    first = run("rag", "ingest", str(docs), index=index)
+    assert first.returncode == 0, first.stderr
+    assert f"note: {docs / 'Lavrov remarks (1).txt'} is indexed as doc_id 'Lavrov_remarks_1'" in first.stderr
+    before = (index / "CURRENT").read_text()
+
+    for name in DOCS.glob("*.txt"):
+        shutil.copy(name, docs)
+    process = subprocess.Popen(
+        [str(BIN / "rag"), "ingest", str(docs), "--index", str(index)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(4)  # loading the model, or embedding
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130 and stderr.strip().endswith("interrupted: the index is unchanged")
+    assert (index / "CURRENT").read_text() == before and not list(index.glob(".staging-*"))

@@ -12,14 +12,35 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 
+from rag.api.guard import Guard
 from rag.api.routes import documents, health, questions, quotes
+from rag.api.routes.deps import describe_errors
 from rag.config import Settings
-from rag.errors import BadInput, IndexMismatch, IndexMissing, NotFound, RagError
+from rag.errors import BadInput, Conflict, IndexBusy, IndexMismatch, IndexMissing, NotFound, RagError
+from rag.jobs import Jobs
 from rag.service import Service
 
 log = logging.getLogger("rag.api")
 STATIC = Path(__file__).resolve().parent / "static"
+
+
+class ShortPaths(logging.Filter):
+    """Cuts a long request path in uvicorn's access log: a client may send any id, of any length."""
+
+    LIMIT = 200
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if (
+            isinstance(args, tuple)
+            and len(args) >= 3
+            and isinstance(args[2], str)
+            and len(args[2]) > self.LIMIT
+        ):
+            record.args = (*args[:2], f"{args[2][: self.LIMIT]}… ({len(args[2]):,} characters)", *args[3:])
+        return True
 
 
 class Readiness:
@@ -37,6 +58,10 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        access = logging.getLogger("uvicorn.access")
+        if not any(isinstance(f, ShortPaths) for f in access.filters):
+            access.addFilter(ShortPaths())
+
         def warm_up() -> None:
             try:
                 service.embedder.encode(["warm up"])
@@ -58,7 +83,10 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
         threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
         yield
 
-    app = FastAPI(
+    # Swagger UI from the installed fastapi-offline package: /docs works with no internet. No ReDoc page:
+    # its bundle fetches a logo from a CDN.
+    app = FastAPIOffline(
+        redoc_url=None,
         title="Transcript QA",
         summary="Cited, verbatim answers from diplomatic transcripts.",
         version="0.1.0",
@@ -68,6 +96,8 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
     app.state.service = service
     app.state.settings = settings
     app.state.readiness = readiness
+    app.state.jobs = Jobs(service)
+    app.add_middleware(Guard, settings=settings)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)
@@ -88,28 +118,23 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"detail": describe_validation(exc)}, status_code=422)
+        return JSONResponse({"detail": describe_errors(exc.errors())}, status_code=422)
 
     @app.exception_handler(RagError)
     async def domain(request: Request, exc: RagError) -> JSONResponse:
-        status = 404 if isinstance(exc, NotFound) else 422 if isinstance(exc, BadInput) else 503
-        return JSONResponse({"detail": str(exc)}, status_code=status)
+        status = (
+            404
+            if isinstance(exc, NotFound)
+            else 409
+            if isinstance(exc, Conflict)
+            else 422
+            if isinstance(exc, BadInput)
+            else 503
+        )
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, IndexBusy) else None
+        return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return JSONResponse({"detail": f"internal error ({exc.__class__.__name__}); see the server log"}, 500)
-
-
-def describe_validation(exc: RequestValidationError) -> str:
-    """One readable line: 'body.k: Input should be less than or equal to 50; ...'."""
-    parts = []
-    for error in exc.errors():
-        where = ".".join(str(x) for x in error.get("loc", ()) if x != "body") or "body"
-        message = str(error.get("msg", "invalid"))
-        if error.get("type") == "json_invalid":
-            where, message = "body", f"malformed JSON ({error.get('ctx', {}).get('error', 'cannot parse')})"
-        elif error.get("type") == "extra_forbidden":
-            message = "unknown field"
-        parts.append(f"{where}: {message.removeprefix('Value error, ')}")
-    return "; ".join(parts) or "invalid request"

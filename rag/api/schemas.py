@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
 from rag.errors import BadInput
-from rag.service import MAX_K, validate_question
+from rag.service import MAX_FILTER_DOCS, MAX_K, validate_question
 from rag.types import Filters as CoreFilters
 
 _QUESTION = "What did Lavrov say about refugees returning to Syria?"
@@ -21,13 +21,24 @@ class Filters(BaseModel):
     )
 
     doc_ids: list[str] | None = Field(
-        None, description="Only these documents.", examples=[["000_81888bb7363425ad"]]
+        None,
+        max_length=MAX_FILTER_DOCS,
+        description=f"Only these documents (at most {MAX_FILTER_DOCS:,}).",
+        examples=[["000_81888bb7363425ad"]],
     )
     speaker: str | None = Field(
         None, description="Case-insensitive part of the speaker's name.", examples=["Lavrov"]
     )
     since: dt.date | None = Field(None, description="Documents dated on or after (inclusive).")
     until: dt.date | None = Field(None, description="Documents dated on or before (inclusive).")
+
+    @field_validator("since", "until", mode="before")
+    @classmethod
+    def _iso_date(cls, value: object) -> object:
+        """A date is a 'YYYY-MM-DD' string: a number (e.g. 0, read as 1970) is refused."""
+        if value is not None and not isinstance(value, str):
+            raise ValueError("Input should be a date as a 'YYYY-MM-DD' string")
+        return value
 
     def to_core(self) -> CoreFilters:
         return CoreFilters(
@@ -42,7 +53,7 @@ class SearchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {"question": _QUESTION, "k": 5}})
 
     question: str = Field(description="Plain-language question, 1 to 2,000 characters.", examples=[_QUESTION])
-    k: int = Field(5, ge=1, le=MAX_K, description="Passages to return.")
+    k: StrictInt = Field(5, ge=1, le=MAX_K, description="Passages to return.")
     filters: Filters | None = None
 
     @field_validator("question")
@@ -64,7 +75,7 @@ class AskRequest(SearchRequest):
         description="none: verbatim quotes; openai: composed by the configured LLM; local: by the GGUF model "
         "run in process (default: RAG_LLM).",
     )
-    stream: bool = Field(
+    stream: StrictBool = Field(
         False, description="Answer as Server-Sent Events: passages, answer pieces, final event."
     )
 
@@ -175,6 +186,9 @@ class Document(BaseModel):
     )
     language: str | None = Field(description="ISO 639-1 code identified from the text.")
     source_url: str | None
+    origin: Literal["upload", "file"] = Field(
+        description="upload: sent over HTTP (kept by `rag ingest`); file: from a transcript file."
+    )
 
 
 class DocumentWithText(Document):
@@ -194,7 +208,8 @@ class TextUpload(BaseModel):
     )
 
     doc_id: str = Field(
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$", description="File-stem-like identifier."
+        description="Letters (any script), digits, '_', '.' or '-', starting with a letter or digit; "
+        "at most 128."
     )
     text: str = Field(description="The transcript as text copied from the site.")
 
@@ -202,6 +217,17 @@ class TextUpload(BaseModel):
 class Deleted(BaseModel):
     doc_id: str
     deleted: bool = True
+    note: str | None = Field(None, description="Present when the document's file is still there.")
+
+
+class JobStatus(BaseModel):
+    job_id: str
+    status: Literal["queued", "running", "done", "failed"]
+    doc_id: str
+    done: int = Field(description="Passages embedded so far.")
+    total: int | None = Field(description="Passages to embed, once the document is chunked.")
+    chunks: int | None = Field(description="The document's passages, when done.")
+    error: str | None = Field(description="Why it failed, when it failed.")
 
 
 class Health(BaseModel):

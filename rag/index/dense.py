@@ -37,6 +37,10 @@ class DenseIndex:
         flags = faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY if mmap else 0
         return cls(faiss.read_index(str(path), flags), calibration)
 
+    def close(self) -> None:
+        """Free the index (and unmap its file when it was loaded with mmap)."""
+        self.index = _flat(self.dimension)
+
     def save(self, path: Path) -> None:
         faiss.write_index(self.index, str(path))
 

@@ -44,9 +44,9 @@ class ChunkStore:
 
     @classmethod
     def copy(cls, source: Path, target: Path) -> ChunkStore:
-        """A writable copy of another generation's database."""
-        with sqlite3.connect(f"file:{source}?mode=ro", uri=True) as src, sqlite3.connect(target) as dst:
-            src.backup(dst)
+        """A writable, compacted copy of another generation's database (its free pages left behind)."""
+        with contextlib.closing(sqlite3.connect(f"file:{source}?mode=ro", uri=True)) as src:
+            src.execute("VACUUM INTO ?", (str(target),))
         return cls(target)
 
     def close(self) -> None:
@@ -105,7 +105,11 @@ class ChunkStore:
         return rows
 
     def commit(self) -> None:
+        """Commit, then compact when deletes have left over a quarter of the file's pages free."""
         self.db.commit()
+        free = self.db.execute("PRAGMA freelist_count").fetchone()[0]
+        if free > self.db.execute("PRAGMA page_count").fetchone()[0] / 4:
+            self.db.execute("VACUUM")
 
     def next_row(self) -> int:
         return int(self.db.execute("SELECT COALESCE(MAX(row), -1) + 1 FROM chunks").fetchone()[0])

@@ -14,6 +14,7 @@ import fcntl
 import json
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rag.errors import IndexMismatch, IndexMissing
+from rag.errors import IndexBusy, IndexCorrupt, IndexMismatch, IndexMissing
 
 FORMAT_VERSION = 2  # 2: document format, language, source_url; passage times
 MANIFEST = "manifest.json"
@@ -64,8 +65,15 @@ class Manifest:
 
     @classmethod
     def load(cls, directory: Path) -> Manifest:
-        data = json.loads((directory / MANIFEST).read_text())
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+        """Raises IndexCorrupt (one line, saying what to run) when the file cannot be read."""
+        try:
+            data = json.loads((directory / MANIFEST).read_text())
+            return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+        except (OSError, ValueError, TypeError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+            raise IndexCorrupt(
+                f"{directory / MANIFEST} is unreadable ({reason}): run `rag ingest` to rebuild the index"
+            ) from None
 
 
 def rebuild_reason(old: Manifest, new_signature: dict[str, Any]) -> str | None:
@@ -93,7 +101,7 @@ def built_with(index_dir: Path) -> tuple[str, str | None] | None:
     generation = current_generation(index_dir)
     try:
         manifest = Manifest.load(generation) if generation else None
-    except (OSError, ValueError, TypeError):
+    except IndexCorrupt:
         return None  # unreadable: the index is checked, and the problem reported, when it is opened
     return (manifest.backend, manifest.quantisation) if manifest else None
 
@@ -115,11 +123,27 @@ def require_generation(index_dir: Path, signature: dict[str, Any]) -> tuple[Path
 
 
 @contextmanager
-def writer_lock(index_dir: Path) -> Iterator[None]:
-    """Serialise writers across processes; readers never take it."""
+def writer_lock(index_dir: Path, timeout: float | None = None) -> Iterator[None]:
+    """Serialise writers across processes; readers never take it.
+
+    Raises:
+        IndexBusy: another process held it for more than timeout seconds (None: wait as long as it takes).
+    """
     index_dir.mkdir(parents=True, exist_ok=True)
     with open(index_dir / ".lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | (fcntl.LOCK_NB if deadline else 0))
+                break
+            except BlockingIOError:
+                if deadline is None or time.monotonic() > deadline:
+                    raise IndexBusy(
+                        f"another process (a `rag ingest`?) has been writing {index_dir} for over "
+                        f"{timeout:g} s: retry later",
+                        max(1, round(timeout or 1)),
+                    ) from None
+                time.sleep(0.1)
         try:
             yield
         finally:

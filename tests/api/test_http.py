@@ -89,6 +89,7 @@ def test_documents_list_and_detail(server):
             "format": "mid.ru",
             "language": "en",
             "source_url": None,
+            "origin": "file",
         }
         assert first["chunks"] > 5 and len(first["sha256"]) == 64
 
@@ -134,6 +135,25 @@ def test_documents_list_and_detail(server):
         ("POST", "/ask", {"question": "ASEAN", "llm": "gpt"}, 422, "llm"),
         ("POST", "/search", ["question"], 422, "body"),
         ("GET", "/documents/nope", None, 404, "unknown doc_id 'nope'"),
+        # Types are not coerced: a string, a boolean or a number where another type is meant is refused.
+        ("POST", "/search", {"question": "ASEAN", "k": "3"}, 422, "k: Input should be a valid integer"),
+        ("POST", "/search", {"question": "ASEAN", "k": True}, 422, "k: Input should be a valid integer"),
+        ("POST", "/ask", {"question": "ASEAN", "filters": {"since": 0}}, 422, "filters.since: Input should"),
+        (
+            "POST",
+            "/ask",
+            {"question": "ASEAN", "stream": "yes"},
+            422,
+            "stream: Input should be a valid boolean",
+        ),
+        ("POST", "/documents", {"doc_id": "a", "text": "b", "colour": 1}, 422, "colour: unknown field"),
+        (
+            "POST",
+            "/search",
+            {"question": "ASEAN", "filters": {"doc_ids": [f"d{i}" for i in range(1001)]}},
+            422,
+            "doc_ids: List should have at most 1000 items",
+        ),
         ("DELETE", "/documents/nope", None, 404, "unknown doc_id 'nope'"),
     ],
 )

@@ -49,11 +49,19 @@ def browser() -> Iterator[object]:
         browser.close()
 
 
+BRACKETS = (
+    "4 March 202112:00\n\nStatement by Foreign Minister Sergey Lavrov on walrus resolutions, Moscow, March 4, 2021"
+    "\n\nSergey Lavrov: The walrus council adopted resolution [2] on walrus migration routes, as footnote [1] "
+    "of the walrus treaty requires.\n"
+)
+
+
 @pytest.fixture(scope="module")
 def web(seed_index) -> Iterator[Server]:
     server = start_server(seed_index)
     with server.client() as http:
         assert http.post("/documents", json={"doc_id": "evil_markup", "text": EVIL}).status_code == 201
+        assert http.post("/documents", json={"doc_id": "brackets", "text": BRACKETS}).status_code == 201
     yield server
     server.stop()
 
@@ -151,6 +159,7 @@ def test_filters_errors_documents_and_upload(page, tmp_path):
     page.set_input_files("#upload-file", str(transcript))
     page.click("#upload-form button")
     page.wait_for_function("document.querySelector('#upload-status').textContent.startsWith('Indexed')")
+    assert page.text_content("#upload-status").endswith("as doc_id walrus_briefing (1 passage).")
     assert "Briefing on walruses" in page.text_content("#documents-table")
     page.set_input_files("#upload-file", {"name": "empty.txt", "mimeType": "text/plain", "buffer": b""})
     page.click("#upload-form button")
@@ -174,7 +183,13 @@ def test_the_page_asks_for_the_api_key_once(browser, seed_index):
         page = context.new_page()
         page.goto(secured.url)
         page.wait_for_selector("#key-form:not([hidden])")
-        assert "API key" in page.text_content("#error")
+        assert "needs an API key: enter it below" in page.text_content("#error")
+        page.fill("#key-input", "not-the-key")
+        page.press("#key-input", "Enter")
+        page.wait_for_function("document.querySelector('#error').textContent.includes('wrong')")
+        assert page.text_content("#error").startswith("The API key was wrong: enter the right one below")
+        box = page.query_selector("#key-form").bounding_box()
+        assert box and box["y"] > page.query_selector("#error").bounding_box()["y"]  # below, as it says
         page.fill("#key-input", "page-key")
         page.press("#key-input", "Enter")
         page.wait_for_selector("#filter-doc option[value='000_81888bb7363425ad']", state="attached")
@@ -253,3 +268,143 @@ def test_cards_show_times_and_a_link_to_the_original(browser, web):
         )
     finally:
         context.close()
+
+
+def test_bracketed_numbers_in_a_quote_stay_text(page):
+    expected = httpx.post(
+        page.url.rstrip("/") + "/ask",
+        json={"question": "walrus council resolution on walrus migration routes"},
+    ).json()
+    assert any("footnote [1]" in c["quote"] for c in expected["citations"])
+    ask(page, "walrus council resolution on walrus migration routes")
+    cites = page.query_selector_all("#answer-text .cite")
+    assert [c.text_content() for c in cites] == [f"[{c['n']}]" for c in expected["citations"]]
+    assert "resolution [2]" in page.text_content("#answer-text")  # the quote's own brackets, as text
+    for i, cite in enumerate(cites):
+        cite.click()
+        page.wait_for_selector("#transcript:not([hidden]) mark.highlight")
+        assert page.text_content("#transcript mark.highlight") == expected["citations"][i]["quote"]
+        page.keyboard.press("Escape")
+        assert page.evaluate("document.activeElement.classList.contains('cite')")  # focus back on it
+
+
+def test_filters_that_match_nothing_say_so(page):
+    page.click("summary")
+    page.fill("#filter-speaker", "Nobody Atall")
+    ask(page, QUESTION)
+    assert page.text_content("#answer-title") == "No passages match these filters"
+    assert page.is_hidden("#passages-title") and not page.query_selector_all("#passages .card")
+
+
+def test_the_transcript_is_a_dialog_and_escape_returns_focus(page):
+    ask(page, QUESTION)
+    page.focus("#answer-text .cite")
+    page.keyboard.press("Enter")
+    dialog = page.wait_for_selector("#transcript:not([hidden])")
+    assert dialog.get_attribute("role") == "dialog" and dialog.get_attribute("aria-modal") == "true"
+    assert page.evaluate("document.activeElement.id") == "transcript-close"
+    page.keyboard.press("Escape")
+    assert page.is_hidden("#transcript")
+    assert page.evaluate("document.activeElement.classList.contains('cite')")
+
+
+def test_a_long_question_is_not_cut_silently(page):
+    question = "Why " + "really " * 400
+    page.fill("#question", question)
+    assert page.input_value("#question") == question  # nothing cut
+    assert "the limit is 2,000" in page.text_content("#question-note") and page.is_disabled("#ask-button")
+    page.fill("#question", QUESTION)
+    assert page.is_hidden("#question-note") and page.is_enabled("#ask-button")
+
+
+def test_upload_names_ids_replace_and_delete(page, tmp_path):
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.click("#nav-documents")
+    named = tmp_path / "Lavrov remarks (draft) 2021.txt"
+    named.write_text("Remarks on seals, Moscow, May 6, 2021\n\nSergey Lavrov: Seals need a treaty too.\n")
+    page.set_input_files("#upload-file", str(named))
+    page.click("#upload-button")
+    page.wait_for_function("document.querySelector('#upload-status').textContent.startsWith('Indexed')")
+    assert "as doc_id Lavrov_remarks_draft_2021 (1 passage)" in page.text_content("#upload-status")
+
+    page.set_input_files("#upload-file", str(named))
+    page.click("#upload-button")
+    page.wait_for_selector("#error:not([hidden])")
+    assert page.text_content("#error").startswith("Already in the index:")
+    page.fill("#upload-id", "seals_2021")
+    page.set_input_files("#upload-file", str(named))
+    page.click("#upload-button")
+    page.wait_for_function(
+        "document.querySelector('#upload-status').textContent.includes('as doc_id seals_2021')"
+    )
+
+    row = page.wait_for_selector("#documents-table tr[data-doc-id='seals_2021']")
+    assert row.query_selector("code").text_content() == "seals_2021"
+    assert row.query_selector(".origin").text_content() == "uploaded"
+    file_row = page.query_selector("#documents-table tr[data-doc-id='000_81888bb7363425ad']")
+    assert file_row.query_selector(".origin").text_content() == "file"
+
+    page.fill("#documents-search", "seals")
+    ids = [r.get_attribute("data-doc-id") for r in page.query_selector_all("#documents-table tbody tr")]
+    assert sorted(ids) == ["Lavrov_remarks_draft_2021", "seals_2021"]
+    page.fill("#documents-search", "")
+    page.click("th .sort[data-key='date']")
+    dates = [
+        r.query_selector_all("td")[2].text_content()
+        for r in page.query_selector_all("#documents-table tbody tr")
+    ]
+    assert dates == sorted(dates)
+    page.click("th .sort[data-key='date']")
+    dates = [
+        r.query_selector_all("td")[2].text_content()
+        for r in page.query_selector_all("#documents-table tbody tr")
+    ]
+    assert dates == sorted(dates, reverse=True)
+
+    for doc_id in ("seals_2021", "Lavrov_remarks_draft_2021"):
+        page.click(f"#documents-table tr[data-doc-id='{doc_id}'] button.danger")
+        page.wait_for_selector(f"#documents-table tr[data-doc-id='{doc_id}']", state="detached")
+    assert page.text_content("#upload-status").startswith("Deleted Lavrov_remarks_draft_2021")
+
+
+def test_a_large_upload_shows_its_progress(page, tmp_path):
+    from tests.api.test_writes import long_transcript
+
+    page.click("#nav-documents")
+    big = tmp_path / "long briefing.txt"
+    big.write_text(long_transcript(120_000, seed=1))
+    page.set_input_files("#upload-file", str(big))
+    page.click("#upload-button")
+    page.wait_for_function(
+        "/passages embedded/.test(document.querySelector('#upload-status').textContent)", timeout=120_000
+    )
+    assert page.is_visible("#upload-progress")
+    page.wait_for_function(
+        "document.querySelector('#upload-status').textContent.startsWith('Indexed')", timeout=300_000
+    )
+    assert "as doc_id long_briefing" in page.text_content("#upload-status")
+    assert page.is_hidden("#upload-progress")
+
+
+def test_documents_view_fits_a_phone(browser, web):
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.goto(web.url + "/#/documents")
+    page.wait_for_selector("#documents-table tbody tr")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    context.close()
+
+
+@pytest.mark.parametrize("path", ["/", "/docs"])
+def test_pages_load_nothing_from_outside(browser, web, path):
+    context = browser.new_context()
+    page = context.new_page()
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(web.url + path)
+    page.wait_for_load_state("networkidle")
+    if path == "/docs":
+        page.wait_for_selector(".swagger-ui .opblock")  # rendered from the local bundle
+    outside = [u for u in requested if not u.startswith((web.url, "data:", "blob:"))]
+    assert outside == []
+    context.close()

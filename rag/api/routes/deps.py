@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, Security
@@ -22,14 +23,36 @@ def require_key(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)]
 ) -> None:
     """Compare the bearer token with RAG_API_KEY in constant time; no key configured means open."""
-    expected = request.app.state.settings.api_key
+    given = f"{credentials.scheme} {credentials.credentials}" if credentials else None
+    if (refusal := key_refusal(given, request.app.state.settings.api_key)) is not None:
+        raise HTTPException(401, refusal, {"WWW-Authenticate": "Bearer"})
+
+
+def key_refusal(authorization: str | None, expected: str | None) -> str | None:
+    """Why an Authorization header does not open the API (None when it does, or no key is set).
+    The key is compared in constant time."""
     if not expected:
-        return
-    given = credentials.credentials if credentials and credentials.scheme.lower() == "bearer" else ""
-    if not hmac.compare_digest(given.encode(), expected.encode()):
-        raise HTTPException(
-            401, "missing or wrong API key: send Authorization: Bearer <key>", {"WWW-Authenticate": "Bearer"}
-        )
+        return None
+    scheme, _, given = (authorization or "").partition(" ")
+    if not authorization or scheme.lower() != "bearer":
+        return "missing API key: send Authorization: Bearer <key>"
+    if not hmac.compare_digest(given.strip().encode(), expected.encode()):
+        return "wrong API key: check the key and send Authorization: Bearer <key>"
+    return None
+
+
+def describe_errors(errors: Sequence[Any]) -> str:
+    """Pydantic's errors as one readable line, the same for every route: 'k: Input should be ...; ...'."""
+    parts = []
+    for error in errors:
+        where = ".".join(str(x) for x in error.get("loc", ()) if x != "body") or "body"
+        message = str(error.get("msg", "invalid"))
+        if error.get("type") == "json_invalid":
+            where, message = "body", f"malformed JSON ({error.get('ctx', {}).get('error', 'cannot parse')})"
+        elif error.get("type") == "extra_forbidden":
+            message = "unknown field"
+        parts.append(f"{where}: {message.removeprefix('Value error, ')}")
+    return "; ".join(parts) or "invalid request"
 
 
 def require_ready(request: Request) -> None:

@@ -1,27 +1,40 @@
-"""The documents resource: list, read, upload (file or JSON text), delete."""
+"""The documents resource: list, read, upload (file or JSON text), replace, delete; and upload jobs."""
 
 from __future__ import annotations
 
-import re
-from pathlib import PurePath
+from dataclasses import asdict
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
-from rag.api.routes.deps import ServiceDep, require_key, require_ready
-from rag.api.schemas import Deleted, Document, DocumentList, DocumentWithText, ErrorBody, TextUpload
-from rag.types import Document as CoreDocument
-
-router = APIRouter(
-    prefix="/documents", tags=["documents"], dependencies=[Depends(require_key), Depends(require_ready)]
+from rag.api.routes.deps import ServiceDep, describe_errors, require_key, require_ready
+from rag.api.schemas import (
+    Deleted,
+    Document,
+    DocumentList,
+    DocumentWithText,
+    ErrorBody,
+    JobStatus,
+    TextUpload,
 )
+from rag.jobs import Job
+from rag.service import doc_id_for, document_fields
+
+router = APIRouter(tags=["documents"], dependencies=[Depends(require_key), Depends(require_ready)])
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "API key missing or wrong"},
     404: {"model": ErrorBody, "description": "Unknown doc_id"},
-    503: {"model": ErrorBody, "description": "No index loaded yet"},
+    503: {"model": ErrorBody, "description": "No index loaded yet, or too many writes queued (Retry-After)"},
+}
+_WRITE_ERRORS = _ERRORS | {
+    409: {"model": ErrorBody, "description": "doc_id already in the index (send ?replace=true)"},
+    413: {"model": ErrorBody, "description": "Upload over the size limit"},
+    415: {"model": ErrorBody, "description": "Neither multipart/form-data nor JSON"},
+    422: {"model": ErrorBody, "description": "Empty, binary or malformed upload"},
 }
 _UPLOAD_BODY = {
     "requestBody": {
@@ -37,7 +50,11 @@ _UPLOAD_BODY = {
                             "format": "binary",
                             "description": "A transcript: .txt, .md, .vtt or .srt",
                         },
-                        "doc_id": {"type": "string", "description": "Defaults to the file name's stem"},
+                        "doc_id": {
+                            "type": "string",
+                            "description": "Defaults to the file name without its extension, other "
+                            "characters than letters, digits, '.' and '-' made '_' (as `rag ingest`)",
+                        },
                     },
                 }
             },
@@ -45,77 +62,109 @@ _UPLOAD_BODY = {
         },
     }
 }
+_REPLACE = Query(False, description="Replace the document of the same doc_id (else 409 when taken).")
 
 
-def _model(doc: CoreDocument, chunks: int) -> dict:
-    return {
-        "doc_id": doc.doc_id,
-        "title": doc.title,
-        "date": doc.date,
-        "place": doc.place,
-        "speakers": doc.speakers,
-        "chunks": chunks,
-        "sha256": doc.sha256,
-        "format": doc.format,
-        "language": doc.language,
-        "source_url": doc.source_url,
-    }
-
-
-@router.get("", response_model=DocumentList, responses=_ERRORS, summary="Every document in the index")
+@router.get(
+    "/documents", response_model=DocumentList, responses=_ERRORS, summary="Every document in the index"
+)
 def list_documents(service: ServiceDep) -> DocumentList:
-    counts = service.retriever.store.chunk_counts()
+    counts = service.chunk_counts()
     return DocumentList.model_validate(
-        {"documents": [_model(d, counts.get(d.doc_id, 0)) for d in service.documents()]}
+        {"documents": [document_fields(d, counts.get(d.doc_id, 0)) for d in service.documents()]}
     )
 
 
 @router.get(
-    "/{doc_id}", response_model=DocumentWithText, responses=_ERRORS, summary="A document and its text"
+    "/documents/{doc_id}",
+    response_model=DocumentWithText,
+    responses=_ERRORS,
+    summary="A document and its text",
 )
 def get_document(doc_id: str, service: ServiceDep) -> DocumentWithText:
     doc = service.document(doc_id)
-    chunks = service.retriever.store.chunk_counts().get(doc_id, 0)
-    return DocumentWithText.model_validate(_model(doc, chunks) | {"text": doc.text})
+    chunks = service.chunk_counts().get(doc_id, 0)
+    return DocumentWithText.model_validate(document_fields(doc, chunks) | {"text": doc.text})
 
 
 @router.post(
-    "",
+    "/documents",
     status_code=201,
     response_model=Document,
-    responses=_ERRORS
-    | {
-        413: {"model": ErrorBody, "description": "Upload over the size limit"},
-        422: {"model": ErrorBody, "description": "Empty, binary or malformed upload"},
-    },
+    responses=_WRITE_ERRORS
+    | {202: {"model": JobStatus, "description": "A large upload, accepted: poll GET /jobs/{job_id}"}},
     openapi_extra=_UPLOAD_BODY,
-    summary="Upload a transcript: searchable when this returns",
+    summary="Upload a transcript: searchable when this returns (201), or indexed in the background (202)",
 )
-async def upload(request: Request, service: ServiceDep) -> Document:
-    limit = service.settings.max_upload_bytes
-    body = await _read_limited(request, limit)
-    content_type = request.headers.get("content-type", "")
-    if content_type.startswith("multipart/form-data"):
-        doc_id, raw = await _from_form(request, body)
-    elif content_type.startswith("application/json"):
-        try:
-            upload = TextUpload.model_validate_json(body)
-        except ValidationError as exc:
-            raise HTTPException(422, _validation_line(exc)) from None
-        doc_id, raw = upload.doc_id, upload.text.encode()
-    else:
-        raise HTTPException(415, "send multipart/form-data with a `file` field, or JSON {doc_id, text}")
-    doc = await run_in_threadpool(service.upload, doc_id, raw)
-    chunks = service.retriever.store.chunk_counts().get(doc.doc_id, 0)
-    return Document.model_validate(_model(doc, chunks))
+async def upload(request: Request, service: ServiceDep, replace: bool = _REPLACE) -> Any:
+    return await _upload(request, service, None, replace)
+
+
+@router.put(
+    "/documents/{doc_id}",
+    status_code=201,
+    response_model=Document,
+    responses=_WRITE_ERRORS | {202: {"model": JobStatus, "description": "A large upload, accepted"}},
+    openapi_extra=_UPLOAD_BODY,
+    summary="Upload a transcript as doc_id, replacing the document of that id if there is one",
+)
+async def replace_document(doc_id: str, request: Request, service: ServiceDep) -> Any:
+    return await _upload(request, service, doc_id, True)
 
 
 @router.delete(
-    "/{doc_id}", response_model=Deleted, responses=_ERRORS, summary="Remove a document from the index"
+    "/documents/{doc_id}",
+    response_model=Deleted,
+    response_model_exclude_none=True,
+    responses=_ERRORS,
+    summary="Remove a document from the index",
 )
 def delete_document(doc_id: str, service: ServiceDep) -> Deleted:
-    service.delete_document(doc_id)
-    return Deleted(doc_id=doc_id)
+    note = service.delete_document(doc_id)
+    return Deleted(doc_id=doc_id, note=note)
+
+
+@router.get(
+    "/jobs/{job_id}",
+    response_model=JobStatus,
+    responses=_ERRORS,
+    tags=["jobs"],
+    summary="A background upload: its progress, then its document or its error",
+)
+def get_job(job_id: str, request: Request) -> JobStatus:
+    job = request.app.state.jobs.get(job_id)
+    if job is None:
+        raise HTTPException(404, f"unknown job_id {job_id[:80]!r}: jobs are kept in memory until a restart")
+    return _job(job)
+
+
+async def _upload(request: Request, service: ServiceDep, doc_id: str | None, replace: bool) -> Any:
+    body = await _read_limited(request, service.settings.max_upload_bytes)
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        given, raw = await _from_form(request, body)
+    elif content_type.startswith("application/json"):
+        try:
+            text_upload = TextUpload.model_validate_json(body)
+        except ValidationError as exc:
+            raise HTTPException(422, describe_errors(exc.errors())) from None
+        given, raw = text_upload.doc_id, text_upload.text.encode()
+    else:
+        raise HTTPException(415, "send multipart/form-data with a `file` field, or JSON {doc_id, text}")
+    if doc_id is not None and given != doc_id and content_type.startswith("application/json"):
+        raise HTTPException(422, f"doc_id in the body ({given[:80]!r}) differs from the one in the path")
+    doc = await run_in_threadpool(service.prepare_upload, doc_id or given, raw, replace)
+    if len(raw) > service.settings.upload_job_bytes:
+        job = request.app.state.jobs.submit(doc, replace)
+        return JSONResponse(
+            _job(job).model_dump(), status_code=202, headers={"Location": f"/jobs/{job.job_id}"}
+        )
+    await run_in_threadpool(service.add_documents, [doc], None, replace)
+    return Document.model_validate(document_fields(doc, service.chunk_counts().get(doc.doc_id, 0)))
+
+
+def _job(job: Job) -> JobStatus:
+    return JobStatus.model_validate(asdict(job))
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:
@@ -134,6 +183,8 @@ async def _read_limited(request: Request, limit: int) -> bytes:
 
 
 async def _from_form(request: Request, body: bytes) -> tuple[str, bytes]:
+    """(doc_id, raw bytes) of a multipart upload: the chosen doc_id, else the one the file name gives."""
+
     async def replay() -> dict:
         return {"type": "http.request", "body": body, "more_body": False}
 
@@ -141,15 +192,14 @@ async def _from_form(request: Request, body: bytes) -> tuple[str, bytes]:
         form = await Request(request.scope, replay).form()
     except Exception as exc:  # noqa: BLE001 - any parser failure is a malformed upload
         raise HTTPException(422, f"malformed multipart body ({exc})") from None
-    file = form.get("file")
-    if not isinstance(file, UploadFile):
+    files = [f for f in form.getlist("file") if isinstance(f, UploadFile)]
+    if not files:
         raise HTTPException(422, "multipart upload needs a `file` field holding the transcript")
+    if (count := len(form.getlist("file"))) > 1:
+        raise HTTPException(422, f"multipart upload holds {count} files: send one per request")
+    unknown = sorted(set(form.keys()) - {"file", "doc_id"})
+    if unknown:
+        raise HTTPException(422, f"{unknown[0]}: unknown field")
     given = form.get("doc_id")
-    doc_id = given if isinstance(given, str) and given else PurePath(file.filename or "").stem
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}", doc_id):
-        raise HTTPException(422, f"doc_id {doc_id!r} must be letters, digits, '_', '.' or '-' (at most 128)")
-    return doc_id, await file.read()
-
-
-def _validation_line(exc: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(str(x) for x in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors())
+    doc_id = given if isinstance(given, str) and given.strip() else doc_id_for(files[0].filename or "")
+    return doc_id.strip(), await files[0].read()

@@ -24,7 +24,9 @@ def healthz() -> Health:
 def readyz(request: Request, service: ServiceDep) -> Health:
     require_ready(request)
     try:
-        retriever = service.retriever
+        with service.reading() as retriever:
+            return Health(
+                status="ready", documents=len(retriever.store.chunk_counts()), chunks=len(retriever.dense)
+            )
     except (IndexMissing, IndexMismatch) as exc:
         raise HTTPException(503, f"{exc} (or upload one with POST /documents)") from None
-    return Health(status="ready", documents=len(retriever.store.chunk_counts()), chunks=len(retriever.dense))

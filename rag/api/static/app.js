@@ -4,7 +4,10 @@
 
 const $ = (id) => document.getElementById(id);
 const KEY = "rag-api-key";
+const MAX_QUESTION = 2000;
 const documentsById = new Map();
+const table = { documents: [], sortKey: "title", ascending: true };
+let opener = null; // what opened the transcript, focused again when it closes
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -26,10 +29,19 @@ class ApiError extends Error {
   }
 }
 
+function plural(n, word) {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
+
 function plainWords(error) {
   if (!(error instanceof ApiError)) return `Cannot reach the service (${error.message}).`;
-  if (error.status === 401) return "This service needs an API key: enter it above and try again.";
-  if (error.status === 503) return `The service is not ready yet: ${error.message}`;
+  if (error.status === 401) {
+    return sessionStorage.getItem(KEY)
+      ? "The API key was wrong: enter the right one below and try again."
+      : "This service needs an API key: enter it below and try again.";
+  }
+  if (error.status === 409) return `Already in the index: ${error.message}`;
+  if (error.status === 503) return `The service is busy or not ready: ${error.message}`;
   if (error.status === 413) return `That file is too large: ${error.message}`;
   if (error.status === 404) return `Not found: ${error.message}`;
   if (error.status === 422) return `Please check your input: ${error.message}`;
@@ -49,6 +61,7 @@ function clearError() {
 
 function askForKey() {
   $("key-form").hidden = false;
+  $("key-input").value = "";
   $("key-input").focus();
 }
 
@@ -73,20 +86,57 @@ async function loadDocuments() {
   const { documents } = await (await api("/documents")).json();
   documentsById.clear();
   const select = $("filter-doc");
+  const chosen = select.value;
   select.replaceChildren(el("option", { value: "" }, "All documents"));
   const speakers = new Set();
-  const rows = [];
   for (const doc of documents) {
     documentsById.set(doc.doc_id, doc);
     select.append(el("option", { value: doc.doc_id }, `${doc.date || "undated"} · ${doc.title}`));
     doc.speakers.forEach((s) => speakers.add(s));
-    rows.push(el("tr", {},
-      el("td", {}, el("a", { href: "#", onclick: (e) => { e.preventDefault(); openTranscript(doc.doc_id); } }, doc.title)),
-      el("td", {}, doc.date || "—"), el("td", {}, doc.place || "—"),
-      el("td", { title: `read as ${doc.format}` }, doc.language || "—"), el("td", {}, String(doc.chunks))));
   }
+  if (documentsById.has(chosen)) select.value = chosen;
   $("speakers").replaceChildren(...[...speakers].sort().map((s) => el("option", { value: s })));
-  $("documents-table").tBodies[0].replaceChildren(...rows);
+  table.documents = documents;
+  renderDocuments();
+}
+
+function renderDocuments() {
+  const needle = $("documents-search").value.trim().toLowerCase();
+  const shown = table.documents.filter((d) => !needle ||
+    [d.title, d.doc_id, d.place, d.date].some((v) => (v || "").toLowerCase().includes(needle)));
+  const value = (d) => (table.sortKey === "chunks" ? d.chunks : String(d[table.sortKey] || ""));
+  shown.sort((a, b) => {
+    const [x, y] = [value(a), value(b)];
+    const order = typeof x === "number" ? x - y : x.localeCompare(y);
+    return table.ascending ? order : -order;
+  });
+  for (const th of document.querySelectorAll("#documents-table th .sort")) {
+    if (th.dataset.key === table.sortKey) th.setAttribute("aria-sort", table.ascending ? "ascending" : "descending");
+    else th.removeAttribute("aria-sort");
+  }
+  $("documents-table").tBodies[0].replaceChildren(...shown.map((doc) => el("tr", { "data-doc-id": doc.doc_id },
+    el("td", {}, el("a", { href: "#", onclick: (e) => { e.preventDefault(); openTranscript(doc.doc_id); } }, doc.title)),
+    el("td", {}, el("code", {}, doc.doc_id)),
+    el("td", {}, doc.date || "—"),
+    el("td", { title: `read as ${doc.format}` }, doc.language || "—"),
+    el("td", {}, String(doc.chunks)),
+    el("td", {}, el("span", { class: "origin", title: doc.origin === "upload"
+      ? "Uploaded over HTTP: kept by rag ingest" : "From a transcript file: rag ingest keeps it in step" },
+      doc.origin === "upload" ? "uploaded" : "file")),
+    el("td", {}, el("button", { type: "button", class: "danger", "aria-label": `Delete ${doc.doc_id}`,
+      onclick: () => deleteDocument(doc) }, "Delete")))));
+}
+
+async function deleteDocument(doc) {
+  if (!window.confirm(`Delete “${doc.title}” (${doc.doc_id}) from the index?`)) return;
+  clearError();
+  try {
+    const result = await (await api(`/documents/${encodeURIComponent(doc.doc_id)}`, { method: "DELETE" })).json();
+    $("upload-status").textContent = `Deleted ${doc.doc_id}.${result.note ? ` Note: ${result.note}` : ""}`;
+    await loadDocuments();
+  } catch (error) {
+    showError(error);
+  }
 }
 
 async function upload(event) {
@@ -95,16 +145,46 @@ async function upload(event) {
   if (!file) return;
   const body = new FormData();
   body.append("file", file);
-  $("upload-status").textContent = `Uploading and indexing ${file.name}…`;
+  if ($("upload-id").value.trim()) body.append("doc_id", $("upload-id").value.trim());
+  const path = $("upload-replace").checked ? "/documents?replace=true" : "/documents";
+  $("upload-status").textContent = `Uploading ${file.name}…`;
+  $("upload-button").disabled = true;
   clearError();
   try {
-    const doc = await (await api("/documents", { method: "POST", body })).json();
+    const response = await api(path, { method: "POST", body });
+    let result = await response.json();
+    if (response.status === 202) result = await followJob(result, file.name);
     $("upload-form").reset();
     await loadDocuments();
-    $("upload-status").textContent = `Indexed “${doc.title}” (${doc.chunks} passages).`;
+    const doc = documentsById.get(result.doc_id);
+    $("upload-status").textContent =
+      `Indexed “${doc ? doc.title : file.name}” as doc_id ${result.doc_id} (${plural(doc ? doc.chunks : result.chunks, "passage")}).`;
   } catch (error) {
     $("upload-status").textContent = "";
     showError(error);
+  } finally {
+    $("upload-button").disabled = false;
+    $("upload-progress").hidden = true;
+  }
+}
+
+// A large upload is indexed in the background: its job is polled until it is done.
+async function followJob(job, name) {
+  const bar = $("upload-progress");
+  bar.hidden = false;
+  for (;;) {
+    if (job.status === "done") return job;
+    if (job.status === "failed") throw new ApiError(422, job.error);
+    if (job.total) {
+      bar.max = job.total;
+      bar.value = job.done;
+      $("upload-status").textContent = `Indexing ${name} as doc_id ${job.doc_id}: ${job.done} of ${plural(job.total, "passage")} embedded…`;
+    } else {
+      bar.removeAttribute("value");
+      $("upload-status").textContent = `Queued ${name} as doc_id ${job.doc_id}: waiting for the writes before it…`;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    job = await (await api(`/jobs/${job.job_id}`)).json();
   }
 }
 
@@ -141,7 +221,7 @@ async function* serverSentEvents(response) {
 async function ask(event) {
   event.preventDefault();
   const question = $("question").value.trim();
-  if (!question) return;
+  if (!question || !checkQuestionLength()) return;
   clearError();
   $("ask-button").disabled = true;
   $("status").textContent = "Searching the transcripts…";
@@ -186,24 +266,9 @@ function renderAnswer(result) {
   const answer = $("answer");
   answer.hidden = false;
   answer.className = result.abstained ? "answer abstained" : "answer";
-  $("answer-title").textContent = result.abstained ? "Not in the transcripts" : "Answer";
-  // Several quotes may cite the same passage: the k-th [n] in the text is the k-th citation of n.
-  const queues = new Map();
-  for (const c of result.citations) queues.set(c.n, [...(queues.get(c.n) || []), c]);
-  const parts = [];
-  let last = 0;
-  for (const match of result.answer.matchAll(/\[(\d+)\]/g)) {
-    parts.push(result.answer.slice(last, match.index));
-    const queue = queues.get(Number(match[1])) || [];
-    const citation = queue.length > 1 ? queue.shift() : queue[0];
-    parts.push(citation
-      ? el("button", { type: "button", class: "cite", "data-n": match[1], title: "Open in the transcript",
-                       onclick: () => openTranscript(citation.doc_id, citation.start, citation.end) }, `[${match[1]}]`)
-      : match[0]);
-    last = match.index + match[0].length;
-  }
-  parts.push(result.answer.slice(last));
-  $("answer-text").replaceChildren(...parts.map((p) => (p instanceof Node ? p : document.createTextNode(p))));
+  $("answer-title").textContent = result.reason === "no_match_for_filters" ? "No passages match these filters"
+    : result.abstained ? "Not in the transcripts" : "Answer";
+  $("answer-text").replaceChildren(...citedParts(result).map((p) => (p instanceof Node ? p : document.createTextNode(p))));
   const notes = [];
   if (result.llm_error) notes.push(`The LLM failed (${result.llm_error}); the answer is quoted from the transcripts.`);
   if (result.unsupported) notes.push("The LLM's answer cited no source; the quotes below it come from the transcripts.");
@@ -216,6 +281,36 @@ function renderAnswer(result) {
   $("passages-title").textContent = result.abstained ? "Closest passages" : "Cited passages";
   $("passages-title").hidden = shown.length === 0;
   $("passages").replaceChildren(...shown.map((p) => passageCard(p, result.citations.filter((c) => c.n === p.rank))));
+}
+
+// The answer's citation markers come from `citations`, in order, never from scanning the text: a "[1]"
+// inside a quoted transcript stays text. A quote is followed by its marker ("quote" [n]); an LLM's answer
+// carries only the marker.
+function citedParts(result) {
+  const parts = [];
+  let cursor = 0;
+  for (const c of result.citations) {
+    const marker = `[${c.n}]`;
+    const quoted = result.answer.indexOf(`"${c.quote}" ${marker}`, cursor);
+    const at = quoted >= 0 ? quoted + c.quote.length + 3 : result.answer.indexOf(marker, cursor);
+    if (at < 0) continue;
+    parts.push(result.answer.slice(cursor, at),
+      el("button", { type: "button", class: "cite", "data-n": String(c.n), title: "Open in the transcript",
+                     onclick: () => openTranscript(c.doc_id, c.start, c.end) }, marker));
+    cursor = at + marker.length;
+  }
+  parts.push(result.answer.slice(cursor));
+  return parts;
+}
+
+function checkQuestionLength() {
+  const length = $("question").value.trim().length;
+  const over = length > MAX_QUESTION;
+  $("question-note").hidden = !over;
+  $("question-note").textContent = over
+    ? `Your question is ${length.toLocaleString("en")} characters long; the limit is 2,000: please shorten it.` : "";
+  $("ask-button").disabled = over;
+  return !over;
 }
 
 function passageCard(passage, citations) {
@@ -257,6 +352,7 @@ const LABEL = /^((?:Question|[A-Z][\w.'’-]*(?:\s+[A-Z][\w.'’-]*){1,4})(?:\s*
 
 async function openTranscript(docId, start = null, end = null) {
   clearError();
+  if ($("transcript").hidden) opener = document.activeElement;
   let doc;
   try {
     doc = await (await api(`/documents/${encodeURIComponent(docId)}`)).json();
@@ -407,6 +503,13 @@ function wireExport() {
 
 // ---- views and wiring --------------------------------------------------------------------------
 
+function closeTranscript() {
+  if ($("transcript").hidden) return;
+  $("transcript").hidden = true;
+  if (opener && document.contains(opener)) opener.focus();
+  opener = null;
+}
+
 function route() {
   const documents = location.hash === "#/documents";
   $("view-ask").hidden = documents;
@@ -419,8 +522,17 @@ async function start() {
   $("ask-form").addEventListener("submit", ask);
   $("upload-form").addEventListener("submit", upload);
   wireExport();
-  $("transcript-close").addEventListener("click", () => { $("transcript").hidden = true; });
-  document.addEventListener("keydown", (e) => { if (e.key === "Escape") $("transcript").hidden = true; });
+  $("transcript-close").addEventListener("click", closeTranscript);
+  document.addEventListener("keydown", (e) => { if (e.key === "Escape") closeTranscript(); });
+  $("question").addEventListener("input", checkQuestionLength);
+  $("documents-search").addEventListener("input", renderDocuments);
+  for (const button of document.querySelectorAll("#documents-table th .sort")) {
+    button.addEventListener("click", () => {
+      table.ascending = table.sortKey === button.dataset.key ? !table.ascending : true;
+      table.sortKey = button.dataset.key;
+      renderDocuments();
+    });
+  }
   $("key-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     sessionStorage.setItem(KEY, $("key-input").value.trim());

@@ -1,0 +1,69 @@
+"""Checks made before a request's body is read: the API key, and the size of the body."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from rag.api.routes.deps import key_refusal
+from rag.config import Settings
+
+# Open without a key: the web page and its files, liveness, readiness, and the API's own description.
+PUBLIC = ("/static/", "/static-offline-docs/")
+PUBLIC_PATHS = {"/", "/healthz", "/readyz", "/docs", "/docs/oauth2-redirect", "/openapi.json"}
+_MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around an upload's bytes
+
+
+class Guard:
+    """ASGI middleware: a request to a protected route without the right key gets 401 before its body is
+    read, and no body is read past the limit of its route (413)."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        if not (path in PUBLIC_PATHS or path.startswith(PUBLIC)):
+            refusal = key_refusal(headers.get("authorization"), self.settings.api_key)
+            if refusal is not None:
+                await _reply(send, 401, refusal, {"www-authenticate": "Bearer"})
+                return
+        upload = path.startswith("/documents") and scope["method"] in ("POST", "PUT")
+        limit = self.settings.max_request_bytes
+        if upload:
+            limit = self.settings.max_upload_bytes + _MULTIPART_OVERHEAD
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            await _reply(send, 413, _too_large(int(declared), limit, upload))
+            return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise HTTPException(413, _too_large(received, limit, upload))
+            return message
+
+        await self.app(scope, limited, send)
+
+
+def _too_large(size: int, limit: int, upload: bool) -> str:
+    setting = "RAG_MAX_UPLOAD_BYTES" if upload else "RAG_MAX_REQUEST_BYTES"
+    return f"request body is over {limit:,} bytes ({size:,} so far): the limit is set by {setting}"
+
+
+async def _reply(send: Send, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    raw += [(k.encode(), v.encode()) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,171 @@
+"""Writes over HTTP against a real server: uploads never silently replace, large uploads run as jobs,
+writers queue with a bounded wait, and old generations neither stay open nor bloat the database."""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from rag.index.store import writer_lock
+from tests.api.conftest import Server, start_server
+from tests.conftest import DOCS
+
+pytestmark = pytest.mark.slow
+SINGAPORE = "000_81888bb7363425ad"
+
+
+def long_transcript(size: int, seed: int = 0) -> str:
+    """A transcript of about `size` characters of distinct sentences (none is de-duplicated away)."""
+    words = (DOCS / f"{SINGAPORE}.txt").read_text().split()
+    rng = random.Random(seed)
+    paragraphs = ["Briefing on long matters, Moscow, May 5, 2021"]
+    while sum(map(len, paragraphs)) < size:
+        sentence = " ".join(rng.choice(words) for _ in range(25))
+        paragraphs.append(f"Sergey Lavrov: Paragraph {len(paragraphs)} says {sentence}.")
+    return "\n\n".join(paragraphs) + "\n"
+
+
+@pytest.fixture
+def fresh_index(seed_service, tmp_path: Path) -> Path:
+    target = tmp_path / "index"
+    shutil.copytree(seed_service.settings.index_dir, target)
+    return target
+
+
+@pytest.fixture
+def writer(fresh_index: Path) -> Iterator[Server]:
+    server = start_server(
+        fresh_index,
+        max_upload_bytes="400000",
+        upload_job_bytes="20000",
+        max_queued_writes="1",
+        write_wait_seconds="2",
+    )
+    yield server
+    server.stop()
+
+
+def test_an_upload_never_silently_replaces_a_document_and_ingest_keeps_uploads(writer):
+    with writer.client() as http:
+        clash = http.post("/documents", files={"file": (f"{SINGAPORE}.txt", b"Other\n\nA: Something else.")})
+        assert clash.status_code == 409 and "replace=true" in clash.json()["detail"]
+        assert "from the file" in clash.json()["detail"]
+        hits = http.post("/search", json={"question": "ASEAN Singapore", "k": 5}).json()["passages"]
+        assert SINGAPORE in {p["doc_id"] for p in hits}  # the corpus document is still there
+
+        note = {"doc_id": "note_a", "text": "Note\n\nSergey Lavrov: Walruses need protection."}
+        assert http.post("/documents", json=note).status_code == 201
+        again = http.post("/documents", json=note | {"text": "Note\n\nSergey Lavrov: Something new."})
+        assert again.status_code == 409 and "an earlier upload" in again.json()["detail"]
+        assert "Walruses" in http.get("/documents/note_a").json()["text"]
+        replaced = http.post(
+            "/documents?replace=true", json=note | {"text": "Note\n\nSergey Lavrov: Penguins."}
+        )
+        assert replaced.status_code == 201
+        assert "Penguins" in http.get("/documents/note_a").json()["text"]
+
+        mine = "Mine\n\nSergey Lavrov: The uploaded version of the Singapore remarks."
+        put = http.put(f"/documents/{SINGAPORE}", json={"doc_id": SINGAPORE, "text": mine})
+        assert put.status_code == 201 and put.json()["origin"] == "upload"
+
+    # An ingest of the folder that holds the file of that id says so, and keeps the upload.
+    ingest = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "ingest", str(DOCS), "--index", str(writer.index)],
+        capture_output=True,
+        text=True,
+        env=writer.env,
+        timeout=300,
+    )
+    assert ingest.returncode == 0, ingest.stderr
+    assert f"doc_id '{SINGAPORE}' is an upload in the index, kept" in ingest.stderr
+    assert "0 updated" in ingest.stdout and "0 removed" in ingest.stdout
+    with writer.client() as http:
+        doc = http.get(f"/documents/{SINGAPORE}").json()
+        assert doc["origin"] == "upload" and "uploaded version" in doc["text"]
+        assert "Penguins" in http.get("/documents/note_a").json()["text"]
+        # Deleting a corpus document says that the next ingest brings it back.
+        deleted = http.delete("/documents/001_b6cd861ff3b78f22").json()
+        assert deleted["deleted"] and "next `rag ingest` adds it back" in deleted["note"]
+
+
+def test_a_large_upload_is_a_job_and_writers_queue_with_a_bounded_wait(writer):
+    big = long_transcript(150_000).encode()
+    with writer.client() as http:
+        accepted = http.post("/documents", files={"file": ("long briefing.txt", big)})
+        assert accepted.status_code == 202, accepted.text
+        job = accepted.json()
+        assert job["doc_id"] == "long_briefing" and job["status"] in ("queued", "running")
+        assert accepted.headers["location"] == f"/jobs/{job['job_id']}"
+
+        # While it runs: one write may wait (at most write_wait_seconds), a second finds the queue full.
+        waiting: list[httpx.Response] = []
+        small = {"doc_id": "small_1", "text": "Small\n\nSergey Lavrov: A small note."}
+        waiter = threading.Thread(
+            target=lambda: waiting.append(writer.client().post("/documents", json=small))
+        )
+        waiter.start()
+        time.sleep(0.5)
+        full = http.post("/documents", json=small | {"doc_id": "small_2"})
+        assert full.status_code == 503 and "waiting" in full.json()["detail"]
+        assert int(full.headers["retry-after"]) >= 1
+        waiter.join()
+        assert waiting[0].status_code == 503 and "waited 2 s" in waiting[0].json()["detail"]
+        assert "retry-after" in waiting[0].headers
+
+        seen = []
+        deadline = time.monotonic() + 300
+        while (status := http.get(f"/jobs/{job['job_id']}").json())["status"] not in ("done", "failed"):
+            seen.append(status)
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        assert status["status"] == "done" and status["chunks"] > 50 and status["error"] is None
+        assert any(s["status"] == "running" and 0 < s["done"] < s["total"] for s in seen)  # progress
+        hits = http.post("/search", json={"question": "Paragraph 42 says", "k": 3}).json()["passages"]
+        assert hits[0]["doc_id"] == "long_briefing"
+        assert http.get("/jobs/nope").status_code == 404
+        # The queue is free again.
+        assert http.post("/documents", json=small).status_code == 201
+        # Another process (a `rag ingest`) writing the index: a write waits at most write_wait_seconds too.
+        with writer_lock(writer.index):
+            blocked = http.post("/documents", json=small | {"doc_id": "small_3"})
+        assert blocked.status_code == 503 and "another process" in blocked.json()["detail"]
+        assert "retry-after" in blocked.headers
+
+
+def test_old_generations_are_closed_and_the_database_shrinks(writer):
+    def database() -> Path:
+        return writer.index / (writer.index / "CURRENT").read_text().strip() / "chunks.sqlite"
+
+    def held_index_files() -> list[str]:
+        """Files of the index (open or mapped) that the server holds but that are gone from disk."""
+        pid = writer.process.pid
+        paths = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+        paths += [line.split(None, 5)[-1] for line in Path(f"/proc/{pid}/maps").read_text().splitlines()]
+        return [p for p in paths if str(writer.index) in p and p.endswith("(deleted)")]
+
+    fresh_size = database().stat().st_size
+    with writer.client() as http:
+        for i in range(25):
+            note = {"doc_id": f"note_{i}", "text": f"Note {i}\n\nSergey Lavrov: Walrus number {i} spoke."}
+            assert http.post("/documents", json=note).status_code == 201
+            assert http.post("/search", json={"question": f"walrus number {i}", "k": 2}).status_code == 200
+            assert http.delete(f"/documents/note_{i}").status_code == 200
+        assert held_index_files() == []
+
+        job = http.post("/documents", json={"doc_id": "bulky", "text": long_transcript(100_000)}).json()
+        while http.get(f"/jobs/{job['job_id']}").json()["status"] not in ("done", "failed"):
+            time.sleep(0.2)
+        assert database().stat().st_size > 1.5 * fresh_size
+        assert http.delete("/documents/bulky").status_code == 200
+        assert database().stat().st_size < 1.2 * fresh_size  # compacted, not carrying the freed pages
+        assert held_index_files() == []
