@@ -269,7 +269,7 @@ def ask(
     print_answer(answer)
 
 
-@cli.command()
+@cli.command(short_help="Is QUOTE in the transcripts: verbatim, close or not?")
 @click.argument("quote")
 @json_option
 @_filter_options
