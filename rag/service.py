@@ -57,7 +57,7 @@ NO_MATCH_MESSAGE = "No passages match these filters: widen or clear them to sear
 Progress = Callable[[int, int], None]  # (chunks embedded so far, chunks to embed)
 UPLOAD = "upload"  # the source of a document that came without a file
 _SEE_IDS = "see `rag documents` or `GET /documents` for the ids in the index"
-_DOC_ID = re.compile(r"[^\W_][\w.\-]{0,127}")  # letters of any script, digits, '_', '.', '-'
+_DOC_ID = re.compile(r"[^\W_][\w.\-]{0,254}")  # letters of any script, digits, '_', '.', '-'
 
 
 @dataclasses.dataclass
@@ -639,11 +639,12 @@ def document_fields(doc: Document, chunks: int) -> dict[str, Any]:
 def doc_id_for(filename: str) -> str:
     """The doc_id of a transcript file, the same for `rag ingest` and an upload: the file name without
     its extension, with each run of other characters than letters, digits, '.' and '-' made one '_'
-    and '_', '.', '-' trimmed from its ends (a name made of none of them gets 'document'); at most 128."""
+    and '_', '.', '-' trimmed from its ends (a name made of none of them gets 'document'); at most 255,
+    the longest file name most file systems allow."""
     stem = PurePath(filename).stem if PurePath(filename).suffix.lower() in SUFFIXES else filename
     if _DOC_ID.fullmatch(stem):
         return stem
-    slug = re.sub(r"[^\w.\-]+|_+", "_", stem).strip("_.-")[:128].rstrip("_.-")
+    slug = re.sub(r"[^\w.\-]+|_+", "_", stem).strip("_.-")[:255].rstrip("_.-")
     return slug or "document"
 
 
@@ -652,7 +653,7 @@ def check_doc_id(doc_id: str) -> str:
     if not _DOC_ID.fullmatch(doc_id):
         raise BadInput(
             f"doc_id {_shown(doc_id)} must start with a letter or digit and hold only letters, digits, "
-            f"'_', '.' or '-' (at most 128), e.g. {doc_id_for(doc_id)!r}"
+            f"'_', '.' or '-' (at most 255), e.g. {doc_id_for(doc_id)!r}"
         )
     return doc_id
 

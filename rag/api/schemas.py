@@ -209,7 +209,7 @@ class TextUpload(BaseModel):
 
     doc_id: str = Field(
         description="Letters (any script), digits, '_', '.' or '-', starting with a letter or digit; "
-        "at most 128."
+        "at most 255."
     )
     text: str = Field(description="The transcript as text copied from the site.")
 

@@ -181,3 +181,16 @@ def test_the_summary_names_transcripts_not_in_english(make_service, tmp_path):
     assert sorted(report.added) == ["lavrov_ru", "note_en"] and not report.skipped
     assert "not in English" in report.summary() and "lavrov_ru (ru)" in report.summary()
     assert "note_en" not in report.summary()
+
+
+def test_a_long_file_name_is_its_doc_id_whole():
+    from rag.service import doc_id_for
+
+    # A real name from the White House archive: 206 characters before ".md". CONTRACT.md: the doc_id is the
+    # file name without its extension, so eval sets and filters that name it find it.
+    stem = (
+        "2024-01-11-press-briefing-by-press-secretary-karine-jean-pierre-nsc-coordinator-for-strategic-"
+        "communications-john-kirby-and-national-economic-council-director-lael-brainard"
+    )
+    assert len(stem) > 128 and doc_id_for(f"{stem}.md") == stem
+    assert len(doc_id_for("x" * 300 + ".txt")) == 255  # beyond what file systems allow, it is cut
