@@ -3,6 +3,7 @@ plain text; encodings, language identification and sentence segmentation."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -301,3 +302,129 @@ def test_a_moderator_is_not_the_principal_speaker_but_an_answer_is():
         "Answer: We will meet tomorrow.\n"
     )
     assert [s for s, _ in turns(parse_text(text, "page"))] == ["Moderator", "Question", "Sergey Lavrov"]
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+(?:['’]\w+)*", text)
+
+
+def _said(path: Path, after: str, last: str) -> list[str]:
+    """The words of a fixture's transcript: those after its header (`after`) up to its last words said."""
+    raw = path.read_text()
+    body = raw[raw.index(after) + len(after) : raw.index(last) + len(last)]
+    return _words(body)
+
+
+def test_midru_briefing_contents_separators_salutations_and_a_russian_footer():
+    path = FIXTURES / "midru_briefing.txt"
+    doc = parse_file(path)
+    assert (doc.format, doc.date, doc.time, doc.place, doc.speaker) == (
+        "mid.ru",
+        "2019-11-14",  # the date and the time on lines of their own
+        "16:05",
+        "Moscow",
+        "Maria Zakharova",
+    )
+    assert doc.title == "Briefing by Foreign Ministry Spokeswoman Maria Zakharova, Moscow, November 14, 2019"
+    # The table of contents is not text; the same headings in the body are.
+    assert doc.text.startswith(
+        "Sergey Lavrov’s talks with Foreign Minister of Moldova Nicu Popescu\n\nOn November"
+    )
+    assert "1. " not in doc.text and "2. Situation" not in doc.text
+    assert doc.text.count("Situation in Syria") == 1 and "\n\nAnswers to media questions:\n\n" in doc.text
+    assert "*" not in doc.text  # a separator, neither text nor a speaker
+    for chrome in ("ru-RU1", "de-DE1", "Asset Publisher", "Дополнительные", "Фото", "Посольство", "+373"):
+        assert chrome not in doc.text
+    assert _words(doc.text) == _said(path, "3. Answers to media questions:", "the Bolivian Government.")
+    assert [(s, t[:24]) for s, t in turns(doc)][5:] == [
+        ("Question", "Question: Ms Zakharova, "),
+        ("Maria Zakharova", "Maria Zakharova: Mr Galb"),
+        ("Maria Zakharova", "Mr Galbur, I will say it"),  # a salutation: words said, not a speaker
+        ("Question", "Question (retranslated f"),
+        ("Maria Zakharova", "Answer: We are ready to "),
+    ]
+    assert doc.speakers == ["Maria Zakharova", "Question"]
+
+
+def test_midru_2022_design_lines_are_paragraphs_and_dash_contents_are_dropped():
+    path = FIXTURES / "midru_2023.txt"
+    doc = parse_file(path)
+    assert (doc.format, doc.date, doc.time, doc.place, doc.speaker) == (
+        "mid.ru",
+        "2023-04-17",  # "17 April 2023 19:40": date and time apart
+        "19:40",
+        "Brasilia",
+        "Sergey Lavrov",
+    )
+    assert doc.title.startswith("Foreign Minister Sergey Lavrov’s remarks and answers to media questions")
+    assert "- " not in doc.text and doc.text.count("Opening remarks") == 1
+    for chrome in ("en-GB1", "Additional materials", "Photo", "Materiais", "Embaixada", "+55"):
+        assert chrome not in doc.text
+    assert _words(doc.text) == _said(path, "- Answers to media questions", "tomorrow morning.")
+    assert turns(doc) == [
+        ("Sergey Lavrov", "Opening remarks"),
+        ("Sergey Lavrov", "Mr Vieira,"),
+        ("Sergey Lavrov", "Colleagues,"),
+        (
+            "Sergey Lavrov",
+            "We held productive talks with our Brazilian friends. "
+            "We agreed to expand trade in fertilisers and to cooperate on space research.",
+        ),
+        ("Sergey Lavrov", "Brazil is our main partner in Latin America."),
+        ("Sergey Lavrov", "Answers to media questions"),
+        (
+            "Question",
+            "Question: Mr Lavrov, President Lula has proposed a club of countries to mediate peace talks on "
+            "Ukraine. How does Moscow see this initiative?",
+        ),
+        (
+            "Sergey Lavrov",
+            "Sergey Lavrov: Mr Journalist, we are grateful to our Brazilian friends for their wish to help.",
+        ),
+        ("Sergey Lavrov", "Ms Vieira, let me stress again: we value Brazil’s balanced position."),
+        ("Question", "Question: Will you meet President Lula?"),
+        ("Sergey Lavrov", "Sergey Lavrov: Yes, tomorrow morning."),
+    ]
+
+
+def test_midru_repost_chrome_after_the_title_and_a_sentence_that_looks_like_it():
+    doc = parse_file(FIXTURES / "midru_repost.txt")
+    assert (doc.format, doc.date, doc.time, doc.place) == ("mid.ru", "2017-11-10", None, None)
+    assert doc.title.endswith("on the sidelines of the APEC Ministerial Meeting, Da Nang")
+    assert turns(doc) == [
+        ("Question", "Question: How do you assess your meeting with US Secretary of State Rex Tillerson?"),
+        ("Sergey Lavrov", "Sergey Lavrov: We had a useful conversation on Syria and North Korea."),
+        # Says "Written by" like the repost's byline, but it is a sentence said: it stays.
+        (
+            "Sergey Lavrov",
+            "Written by hand, the note from our Vietnamese hosts was delivered to every delegation.",
+        ),
+    ]
+    for chrome in ("Press Office", "Category", "Hits", "1234", "november"):
+        assert chrome not in doc.text
+
+
+@pytest.mark.parametrize(
+    ("title", "first", "date"),
+    [
+        (", March 5, 2021", "We discussed the Arctic.", "2021-03-05"),  # no date line: the title's date
+        ("", "On 6 March 2021 we discussed the Arctic.", "2021-03-06"),  # ... or else the body's
+    ],
+)
+def test_midru_without_a_date_line_takes_the_date_from_the_title_or_the_body(title, first, date):
+    text = (
+        f"Foreign Minister Sergey Lavrov's remarks, Moscow{title}\n\n• en-GB1 ru-RU1\n\n"
+        f"Sergey Lavrov: {first}\n\nQuestion: And shipping?\n"
+    )
+    doc = parse_text(text, "page")
+    assert (doc.format, doc.date, doc.time, doc.place) == ("mid.ru", date, None, "Moscow" if title else None)
+    assert doc.text.startswith(f"Sergey Lavrov: {first}")
+
+
+def test_midru_numbered_lines_that_are_not_a_table_of_contents_stay():
+    text = (
+        "2 August 201818:22\n\nForeign Minister Sergey Lavrov's remarks, Singapore\n\nen-GB1 ru-RU1\n\n"
+        "1. First, we agreed on a schedule.\n\n2. Second, we will meet again.\n\nSergey Lavrov: That is all.\n"
+    )
+    doc = parse_text(text, "page")
+    assert doc.text.startswith("1. First, we agreed on a schedule.\n\n2. Second, we will meet again.")

@@ -1,5 +1,8 @@
 """Pages of the Russian Foreign Ministry's site (mid.ru) and their reposts: a date and time header, the
-title, a language switcher and tags around the transcript, footers in other languages."""
+title, a language switcher, a table of contents and tags around the transcript, footers in other languages.
+
+Every line of a page is a paragraph of its own: the site never wraps lines, and its 2022+ design separates
+paragraphs by single line breaks."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from rag.ingest.clean import (
     attribute,
     build_document,
     iso_date,
-    opens_turn,
+    normalise,
     paragraphs,
     speaker_label,
     title_case_date,
@@ -34,8 +37,16 @@ _REPOST_DATE = re.compile(
     rf"|(?P<day2>\d{{1,2}})\s+(?P<month2>{_MONTHS})\s*/\s*(?P<year2>\d{{4}}))$",
     re.IGNORECASE,
 )
-# Repost chrome: "Category: News", "Written by Press Office", "Hits: 1234".
-_REPOST_CHROME = re.compile(r"^(?:Category:|Written by\b|Hits:)", re.IGNORECASE)
+# Repost chrome: "Category: News", "Written by Press Office", "Hits: 1234"; whole short lines only, so that a
+# sentence opening "Written by hand, ..." stays.
+_REPOST_CHROME = re.compile(
+    r"^(?:Category:\s*[^.!?]{1,60}|Written by\s+[^.!?]{1,60}|Hits:\s*[\d\s,]+)$", re.IGNORECASE
+)
+# A table of contents: "1. Opening remarks" or, in the 2022+ design, "- Opening remarks".
+_NUMBERED = re.compile(r"^(?P<n>\d{1,2})[.)]\s+(?P<heading>\S.{0,200})$")
+_BULLET = re.compile(r"^[-–•]\s+(?P<heading>\S.{0,200})$")
+_SEPARATOR = re.compile(r"^\*(?:\s*\*){2,}$")  # "* * *" between sections
+_HEAD_BLOCKS = 12  # the header, title, switcher and contents come before the transcript
 # "..., Vientiane, July 26, 2016": the place is the comma-separated segment just before the date.
 _TITLE_PLACE = re.compile(rf",\s*(?P<place>[A-Z][\w'’.\- ]{{1,40}}?),\s*(?:{TITLE_DATE.pattern})\s*$")
 _ROLE = (
@@ -69,9 +80,9 @@ _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
 
 def sniff(text: str, name: str) -> float:
     """How much the text looks like a mid.ru page: its header, language switcher or site chrome."""
-    head = paragraphs(text[:4000])[:12]
+    head = _lines(text[:4000])[:_HEAD_BLOCKS]
     score = 0.0
-    if head and (header := _HEADER.match(head[0])) and (header["year"] or header["time"]):
+    if head and _header(head[0]):
         score += 0.5
     if any(_REPOST_CHROME.match(p) for p in head):
         score += 0.5
@@ -83,27 +94,36 @@ def sniff(text: str, name: str) -> float:
 
 
 def parse(doc_id: str, text: str, sha256: str, source: str) -> Document:
-    blocks = paragraphs(text, opens_turn)
-    blocks = [b for b in blocks if b.lower() not in _CHROME_LINES and not _REPOST_CHROME.match(b)]
-    date = time = None
-    if blocks and (header := _HEADER.match(blocks[0])) and (header["year"] or header["time"]):
-        blocks.pop(0)
-        time = header["time"]
-        if header["year"]:
-            date = iso_date(header["day"], header["month"], header["year"])
-    elif blocks and (repost := _REPOST_DATE.match(blocks[0])):
-        blocks.pop(0)
-        date = iso_date(
-            repost["day"] or repost["day2"],
-            repost["month"] or repost["month2"],
-            repost["year"] or repost["year2"],
-        )
-    title = blocks.pop(0).lstrip("#").strip() if blocks else doc_id
-    date = date or title_case_date(title)
+    blocks = [b for b in _lines(text) if b.lower() not in _CHROME_LINES and not _REPOST_CHROME.match(b)]
+    date = time = title = None
+    at = 0
+    # The header, in whatever order the site or the repost gives it: date and time (glued, apart, or
+    # either alone), the title, the language switcher, the table of contents.
+    while at < min(len(blocks), _HEAD_BLOCKS):
+        block = blocks[at]
+        if header := _header(block):
+            time = time or header["time"]
+            if header["year"] and not date:
+                date = iso_date(header["day"], header["month"], header["year"])
+        elif repost := _REPOST_DATE.match(block):
+            date = date or iso_date(
+                repost["day"] or repost["day2"],
+                repost["month"] or repost["month2"],
+                repost["year"] or repost["year2"],
+            )
+        elif title is None and not _LANG_SWITCH.match(block):
+            title = block.lstrip("#").strip()
+        elif title is not None and (contents := _contents(blocks, at)):
+            at += contents - 1
+        elif not _is_chrome(block):
+            break
+        at += 1
+    title = title or doc_id
+    body = _strip_trailing_chrome([b for b in blocks[at:] if not _is_chrome(b) and not _SEPARATOR.match(b)])
+    date = date or title_case_date(title) or next(filter(None, map(title_case_date, body[:3])), None)
     place_match = _TITLE_PLACE.search(title)
     place = place_match["place"].strip() if place_match and len(place_match["place"].split()) <= 4 else None
     principal = principal_speaker(title)
-    body = _strip_trailing_chrome([b for b in blocks if not _is_chrome(b)])
     return build_document(
         doc_id,
         attribute(body, principal),
@@ -117,6 +137,32 @@ def parse(doc_id: str, text: str, sha256: str, source: str) -> Document:
         speaker=principal,
         dedupe=True,
     )
+
+
+def _lines(text: str) -> list[str]:
+    return paragraphs(text, lambda line: True)
+
+
+def _header(block: str) -> re.Match[str] | None:
+    """The site's date and time line ("2 August 201818:22", "2 August 2018", "18:22")."""
+    header = _HEADER.match(block)
+    return header if header and (header["year"] or header["time"]) else None
+
+
+def _contents(blocks: list[str], at: int) -> int:
+    """How many blocks from `at` are a table of contents: numbered from 1 or bulleted, at least two
+    headings, each of which recurs in the transcript after it (so nothing said is dropped)."""
+    numbered = bool(_NUMBERED.match(blocks[at]))
+    headings: list[str] = []
+    for block in blocks[at:]:
+        item = _NUMBERED.match(block) if numbered else _BULLET.match(block)
+        if not item or (numbered and int(item["n"]) != len(headings) + 1):
+            break
+        headings.append(item["heading"])
+    if len(headings) < 2:
+        return 0
+    rest = normalise(" ".join(blocks[at + len(headings) :]))
+    return len(headings) if all(normalise(h) in rest for h in headings) else 0
 
 
 def principal_speaker(title: str) -> str | None:
