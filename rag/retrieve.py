@@ -293,7 +293,6 @@ class Retriever:
                         t_start=r["t_start"],
                         t_end=r["t_end"],
                         source_url=r["source_url"],
-                        question=r["context"] or None,
                     )
                 )
                 hits.append(Hit(row, score, cosines.get(row)))
@@ -306,7 +305,7 @@ class Retriever:
         return {
             r["row"]: r
             for r in self.store.db.execute(
-                'SELECT c.row, c.chunk_id, c.doc_id, c.speaker, c.text, c.start, c."end", c.context, '
+                'SELECT c.row, c.chunk_id, c.doc_id, c.speaker, c.text, c.start, c."end", '
                 "c.t_start, c.t_end, d.title, d.date, d.place, d.source_url "
                 f"FROM chunks c JOIN documents d USING (doc_id) WHERE c.row IN ({marks})",
                 rows,

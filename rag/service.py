@@ -38,7 +38,7 @@ from rag.index.store import (
     writer_lock,
 )
 from rag.index.writers import Ticket, WriterQueue
-from rag.ingest.chunk import ChunkSettings, chunk_document
+from rag.ingest.chunk import ChunkSettings, chunk_document, question_answered
 from rag.ingest.clean import decode
 from rag.ingest.parse import SUFFIXES, parse_document, read_transcript
 from rag.retrieve import FusionSettings, Hit, Mode, Retriever
@@ -252,7 +252,7 @@ class Service:
                 text=doc.text[a.start : a.end],
                 start=a.start,
                 end=a.end,
-                question=chunk.context or None if chunk else None,
+                question=question_answered(doc, a.start),
             )
 
         texts = {doc_id: doc.text for doc_id, doc in docs.items()}
@@ -325,7 +325,8 @@ class Service:
             raise BadInput(f"k must be between 1 and {MAX_K}, got {k}")
         self._validate_filters(filters, retriever)
         vector = self.embedder.encode([question])[0] if mode != "bm25" else None
-        return retriever.search(question, vector, k, filters, mode)
+        passages, hits = retriever.search(question, vector, k, filters, mode)
+        return _with_questions(passages, retriever.store), hits
 
     @staticmethod
     def _validate_filters(filters: Filters, retriever: Retriever) -> None:
@@ -597,6 +598,15 @@ class Service:
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
+
+
+def _with_questions(passages: list[Passage], store: ChunkStore) -> list[Passage]:
+    """Each reply with the whole question it answers, read from its document."""
+    docs = {doc_id: store.document(doc_id) for doc_id in {p.doc_id for p in passages}}
+    return [
+        dataclasses.replace(p, question=question_answered(doc, p.start)) if (doc := docs[p.doc_id]) else p
+        for p in passages
+    ]
 
 
 def validate_question(question: str, name: str = "question") -> str:

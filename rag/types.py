@@ -128,7 +128,7 @@ class Passage:
     t_start: float | None = None
     t_end: float | None = None
     source_url: str | None = None
-    question: str | None = None  # the reporter's question this passage replies to (as the chunk's context)
+    question: str | None = None  # the whole question turn this passage replies to (filled in by the service)
     citation: str = ""  # ready to paste: who, on what occasion, where, when (+ time, + link); filled in
 
     def __post_init__(self) -> None:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from rag.types import Passage
+from rag.types import Filters, Passage
 from tests.test_cli import run
 
 TITLE = (
@@ -53,3 +53,54 @@ def test_cli_shows_the_question_answered_the_citation_and_a_permalink(seed_servi
     data = json.loads(run("rag", "search", question, "--k", "1", "--json", index=index).stdout)
     first = data["passages"][0]
     assert first["citation"].endswith("Singapore, 2 August 2018") and first["question"].startswith("Question:")
+
+
+# A real two-paragraph question of 484 characters (docs_raw/002), and one of 689 (docs_raw/000).
+LONG_QUESTION = (
+    "Question (retranslated from English): Russia is a major partner for many Asian countries and a participant "
+    "in many Asian forums including the Eastern Economic Forum, the ASEAN Regional Security Forum and the ASEAN "
+    "Defence Ministers Meeting with Dialogue Partners. What do you think is Russia’s main strategic role in "
+    "Southeast Asia and Asia as a whole in the next 10 years?\n\nWhat opportunities and challenges will Russia "
+    "face in a strategic role in Southeast Asia and Asia in general?"
+)
+
+
+def _reply(service, question: str, doc_id: str, opening: str) -> Passage:
+    passages = service.search(question, k=10, filters=Filters(doc_ids=(doc_id,)))
+    return next(p for p in passages if p.text.startswith(opening))
+
+
+@pytest.mark.slow
+def test_a_reply_carries_the_whole_question_it_answers(seed_service):
+    reply = _reply(
+        seed_service,
+        "Russia's strategic role in Southeast Asia and the development of the Far East",
+        "002_ad062b82e5743122",
+        "Sergey Lavrov: This is a key issue that determines the developments in the region.",
+    )
+    assert reply.question == LONG_QUESTION  # as said, in its paragraphs
+
+    # Past 600 characters a question is cut at a word, and says so.
+    memes = _reply(
+        seed_service,
+        "Is Russia manipulating US public opinion with funny pictures and memes?",
+        "000_81888bb7363425ad",
+        "Sergey Lavrov: It's simply ridiculous",
+    )
+    assert memes.question and memes.question.endswith(" …") and len(memes.question) <= 602
+    opening = "Question: Can we talk about a single international position on Syria?"
+    assert memes.question.startswith(opening)
+    # The model sees only the question's last sentences that fit beside the reply: the user sees its start.
+    chunk = next(c for c in seed_service.retriever.store.chunks(memes.doc_id) if c.chunk_id == memes.chunk_id)
+    assert chunk.context and not chunk.context.startswith(opening)
+    full = seed_service.document("000_81888bb7363425ad").text
+    assert full.find(memes.question.removesuffix(" …")) >= 0
+    assert full[full.find(memes.question[:-2]) + len(memes.question) - 2] == " "  # never inside a word
+
+
+@pytest.mark.slow
+def test_the_cli_shows_the_whole_question(seed_service):
+    question = "Russia's strategic role in Southeast Asia and the development of the Far East"
+    args = ("rag", "search", question, "--k", "10", "--doc", "002_ad062b82e5743122", "--json")
+    data = json.loads(run(*args, index=seed_service.settings.index_dir).stdout)
+    assert LONG_QUESTION in [p["question"] for p in data["passages"]]

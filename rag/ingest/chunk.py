@@ -10,6 +10,7 @@ from rag.ingest.clean import sentence_spans
 from rag.types import Chunk, Document, Paragraph
 
 TokenCounter = Callable[[str], int]
+QUESTION_SHOWN_CHARS = 600  # a question shown beside its reply is cut (at a word) only beyond this
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,22 @@ def chunk_document(doc: Document, count_tokens: TokenCounter, settings: ChunkSet
             )
         question = turn_text if turn[0].is_question else ""
     return chunks
+
+
+def question_answered(doc: Document, start: int) -> str | None:
+    """The whole question turn that the reply at offset `start` answers, as shown beside the reply (the
+    chunk's context is that question cut to fit the model's window); None when it answers none."""
+    previous: list[Paragraph] = []
+    for turn in _turns(doc.paragraphs):
+        if turn[0].start <= start < turn[-1].end:
+            if not previous or not previous[0].is_question or turn[0].is_question:
+                return None
+            question = doc.text[previous[0].start : previous[-1].end]
+            if len(question) <= QUESTION_SHOWN_CHARS:
+                return question
+            return question[: question.rfind(" ", 0, QUESTION_SHOWN_CHARS)].rstrip(" ,;:–—-") + " …"
+        previous = turn
+    return None
 
 
 def _turns(paragraphs: tuple[Paragraph, ...]) -> Iterator[list[Paragraph]]:

@@ -286,3 +286,16 @@ def start_server_without_index(index):
         time.sleep(0.2)
     server.stop()
     raise TimeoutError("rag serve did not load its model")
+
+
+def test_a_reply_carries_the_whole_question_it_answers(server):
+    with server.client() as http:
+        body = {
+            "question": "Russia's strategic role in Southeast Asia and the development of the Far East",
+            "k": 10,
+            "filters": {"doc_ids": ["002_ad062b82e5743122"]},
+        }
+        passages = http.post("/search", json=body).json()["passages"]
+    reply = next(p for p in passages if p["text"].startswith("Sergey Lavrov: This is a key issue"))
+    assert reply["question"].startswith("Question (retranslated from English): Russia is a major partner")
+    assert reply["question"].endswith("Southeast Asia and Asia in general?")
