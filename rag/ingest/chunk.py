@@ -58,14 +58,14 @@ def chunk_document(doc: Document, count_tokens: TokenCounter, settings: ChunkSet
 
 
 def question_answered(doc: Document, start: int) -> str | None:
-    """The whole question turn that the reply at offset `start` answers, as shown beside the reply (the
-    chunk's context is that question cut to fit the model's window); None when it answers none."""
+    """The whole question turn that the reply at offset `start` answers, on one line as shown beside the
+    reply (the chunk's context is that question cut to fit the model's window); None when it answers none."""
     previous: list[Paragraph] = []
     for turn in _turns(doc.paragraphs):
         if turn[0].start <= start < turn[-1].end:
             if not previous or not previous[0].is_question or turn[0].is_question:
                 return None
-            question = doc.text[previous[0].start : previous[-1].end]
+            question = " ".join(doc.text[previous[0].start : previous[-1].end].split())
             if len(question) <= QUESTION_SHOWN_CHARS:
                 return question
             return question[: question.rfind(" ", 0, QUESTION_SHOWN_CHARS)].rstrip(" ,;:–—-") + " …"
