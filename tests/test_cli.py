@@ -240,15 +240,19 @@ def test_ingest_names_slugged_ids_and_ctrl_c_says_the_index_is_unchanged(tmp_pat
     assert f"note: {docs / 'Lavrov remarks (1).txt'} is indexed as doc_id 'Lavrov_remarks_1'" in first.stderr
     before = (index / "CURRENT").read_text()
 
-    for name in DOCS.glob("*.txt"):
-        shutil.copy(name, docs)
+    for copy in range(6):  # enough passages that the embedding outlasts the wait below
+        for name in DOCS.glob("*.txt"):
+            shutil.copy(name, docs / f"{copy}-{name.name}")
     process = subprocess.Popen(
         [str(BIN / "rag"), "ingest", str(docs), "--index", str(index)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(4)  # loading the model, or embedding
+    deadline = time.monotonic() + 120
+    while not list(index.glob(".staging-*")):  # the next generation is being built: embedding is under way
+        assert process.poll() is None and time.monotonic() < deadline, "the ingest never started embedding"
+        time.sleep(0.02)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130 and stderr.strip().endswith("interrupted: the index is unchanged")
