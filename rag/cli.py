@@ -340,7 +340,8 @@ def verify(quote: str, as_json: bool, index_dir: Path | None, **filters: Any) ->
     "--report",
     "report_path",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write a markdown report of all three modes and a hit@k chart, e.g. eval/reports/NAME.md.",
+    help="Write a markdown report of all three modes, the ablation of the hybrid signals (each one off in "
+    "turn) and a hit@k chart, e.g. eval/reports/NAME.md.",
 )
 @index_option
 def eval_(
@@ -368,6 +369,7 @@ def eval_(
     from rag.evaluate import (
         CHECK_TOLERANCE,
         EvalResult,
+        ablation,
         check_against,
         evaluate,
         load_questions,
@@ -381,7 +383,7 @@ def eval_(
     modes: list[Mode] = list(MODES) if report_path else [cast("Mode", mode)]
     results: dict[str, EvalResult] = {m: evaluate(service, questions, k=k, mode=m) for m in modes}
     if report_path is not None:
-        chart = write_report(report_path, results, questions_path)
+        chart = write_report(report_path, results, questions_path, ablation(service, questions, k))
         click.echo(f"wrote {report_path} and {chart}", err=True)
     result = results[mode]
     if as_json:
@@ -491,8 +493,6 @@ def doctor(index_dir: Path | None, as_json: bool) -> None:
     elif not report["ok"]:
         click.echo("the service cannot run until the failures above are fixed", err=True)
     sys.exit(0 if report["ok"] else 1)
-
-
 
 
 @cli.command(short_help="List the documents in the index.")

@@ -48,9 +48,15 @@ class Settings(BaseSettings):
     # to find at least 99% of the exact top 10): README, "Performance".
     ann_threshold: int = Field(100_000, ge=1)
 
-    # Hybrid retrieval: weighted reciprocal rank fusion of dense (FAISS) and BM25 (SQLite FTS5) rankings.
-    dense_weight: float = Field(1.0, ge=0)
-    bm25_weight: float = Field(1.0, ge=0)
+    # Hybrid retrieval: a weighted sum of signals (README, "Retrieval signals"): the rankings of passage
+    # vectors, sentence vectors and BM25 (each read as rrf_k / (rrf_k + rank)), the speaker a question
+    # names and the dates it names. The weights are fitted (rag/fusion.json, `python -m bench.fit_fusion`);
+    # a value here replaces the fitted one (0 turns a signal off).
+    dense_weight: float | None = Field(None, ge=0)
+    sentence_weight: float | None = Field(None, ge=0)
+    bm25_weight: float | None = Field(None, ge=0)
+    speaker_weight: float | None = Field(None, ge=0)
+    date_weight: float | None = Field(None, ge=0)
     rrf_k: int = Field(10, ge=1)
     # BM25 ranks at most this many passages: on a large index, words found in more passages than this
     # are left out of the lexical query, rarest words first kept (README, "Performance").
@@ -97,6 +103,15 @@ class Settings(BaseSettings):
     # a write is refused with 503 and Retry-After.
     max_queued_writes: int = Field(8, ge=1)
     write_wait_seconds: float = Field(30.0, gt=0)
+
+
+def fusion_weights(settings: Settings) -> dict[str, float]:
+    """The weight of each retrieval signal: the fitted ones, each replaced where the settings give one."""
+    from rag.fusion import SIGNALS, fitted_weights
+
+    fitted = fitted_weights()
+    chosen = {name: getattr(settings, f"{name}_weight") for name in SIGNALS}
+    return {name: fitted[name] if chosen[name] is None else chosen[name] for name in SIGNALS}
 
 
 def get_settings(**overrides: object) -> Settings:

@@ -19,7 +19,7 @@ import numpy as np
 from rag.answer.extractive import ABSTAIN_MESSAGE, ExtractiveSettings, candidate_sentences, compose, select
 from rag.answer.llm import LlmClient, LlmFailure, LlmSettings, build_messages, check_answer
 from rag.answer.tokens import TokenCounter
-from rag.config import Settings
+from rag.config import Settings, fusion_weights
 from rag.embed import Embedder
 from rag.errors import BadInput, Conflict, IndexCorrupt, IndexMismatch, NotFound, SkippedFile
 from rag.index.dense import DenseIndex
@@ -28,6 +28,7 @@ from rag.index.store import (
     DATABASE,
     DENSE,
     FORMAT_VERSION,
+    SENTENCES,
     Manifest,
     built_with,
     current_generation,
@@ -38,9 +39,16 @@ from rag.index.store import (
     writer_lock,
 )
 from rag.index.writers import Ticket, WriterQueue
-from rag.ingest.chunk import ChunkSettings, chunk_document, question_answered
+from rag.ingest.chunk import (
+    MAX_SENTENCES,
+    ChunkSettings,
+    chunk_document,
+    question_answered,
+    sentence_inputs,
+)
 from rag.ingest.clean import decode
 from rag.ingest.parse import SUFFIXES, parse_document, read_transcript
+from rag.ingest.roles import speaker_fields
 from rag.retrieve import FusionSettings, Hit, Mode, Retriever
 from rag.types import Answer, Chunk, Document, Filters, IngestReport, Passage
 from rag.verify import Alignment, Verification, judge, turns
@@ -116,15 +124,15 @@ class Service:
             if old is not None and old.path == path:
                 return old
             fusion = FusionSettings(
-                dense_weight=self.settings.dense_weight,
-                bm25_weight=self.settings.bm25_weight,
+                weights=fusion_weights(self.settings),
                 rrf_k=self.settings.rrf_k,
                 bm25_budget=self.settings.bm25_budget,
                 question_penalty=self.settings.question_penalty,
             )
             store = ChunkStore(path / DATABASE, readonly=True)
             dense = DenseIndex.load(path / DENSE, mmap=True)
-            self._loaded = new = _Generation(path, Retriever(store, dense, fusion))
+            sentences = DenseIndex.load(path / SENTENCES, mmap=True)
+            self._loaded = new = _Generation(path, Retriever(store, dense, fusion, sentences))
             if old is not None and old.readers == 0:
                 old.retriever.close()
             return new
@@ -549,39 +557,54 @@ class Service:
         try:
             if base:
                 store = ChunkStore.copy(base / DATABASE, staging / DATABASE)
-                dense = DenseIndex.load(base / DENSE, Manifest.load(base).dense.get("calibration"))
+                manifest = Manifest.load(base)
+                dense = DenseIndex.load(base / DENSE, manifest.dense.get("calibration"))
+                sentences = DenseIndex.load(base / SENTENCES, manifest.sentences.get("calibration"))
                 documents = dict(previous)
             else:
                 store = ChunkStore(staging / DATABASE, create=True)
                 dense = DenseIndex.empty(self.embedder.dimension)
+                sentences = DenseIndex.empty(self.embedder.dimension, "sq8")
                 documents = {}
             for doc_id in report.removed + [d.doc_id for d in fresh if d.doc_id in documents]:
-                dense.remove(store.delete(doc_id))
+                gone = store.delete(doc_id)
+                dense.remove(gone)
+                sentences.remove(sentence_ids(gone))
                 documents.pop(doc_id)
             chunked = [(doc, self.chunk(doc)) for doc in fresh]
             report.languages = {doc.doc_id: doc.language for doc in fresh}
             inputs = [c.embedding_input for _, chunks in chunked for c in chunks]
+            per_chunk = [sentence_inputs(c) for _, chunks in chunked for c in chunks]
+            said = [text for texts in per_chunk for text in texts]
             done = 0
 
             def advance(n: int) -> None:
                 nonlocal done
                 done += n
                 if progress:
-                    progress(done, len(inputs))
+                    progress(done, len(inputs) + len(said))
 
-            vectors = self.embedder.encode(inputs, advance)
+            vectors = self.embedder.encode(inputs + said, advance)
             row = offset = store.next_row()
             for doc, chunks in chunked:
                 rows = range(row, row + len(chunks))
-                store.put(doc, chunks, rows)
+                store.put(doc, chunks, rows, speaker_fields(doc))
                 documents[doc.doc_id] = {"sha256": doc.sha256, "chunks": len(chunks), "source": doc.source}
                 row += len(chunks)
             if inputs:
-                dense.add(vectors, np.arange(offset, row))
+                dense.add(vectors[: len(inputs)], np.arange(offset, row))
+                ids = [
+                    r * MAX_SENTENCES + i
+                    for r, texts in enumerate(per_chunk, offset)
+                    for i in range(len(texts))
+                ]
+                sentences.add(vectors[len(inputs) :], np.array(ids))
             dense.fit(self.settings.ann_threshold)
+            sentences.fit(self.settings.ann_threshold)
             store.commit()
             store.close()
             dense.save(staging / DENSE)
+            sentences.save(staging / SENTENCES)
             report.chunks, report.embedded = len(dense), len(inputs)
             Manifest(
                 model=self.embedder.name,
@@ -589,6 +612,7 @@ class Service:
                 quantisation=self.embedder.quantisation,
                 dimension=dense.dimension,
                 dense=dense.params,
+                sentences=sentences.params,
                 model_max_tokens=self.embedder.max_tokens,
                 chunking=self.signature["chunking"],
                 documents=documents,
@@ -607,6 +631,11 @@ def _with_questions(passages: list[Passage], store: ChunkStore) -> list[Passage]
         dataclasses.replace(p, question=question_answered(doc, p.start)) if (doc := docs[p.doc_id]) else p
         for p in passages
     ]
+
+
+def sentence_ids(rows: Sequence[int]) -> list[int]:
+    """Every id a sentence vector of these passages can have (row * MAX_SENTENCES + i)."""
+    return [row * MAX_SENTENCES + i for row in rows for i in range(MAX_SENTENCES)]
 
 
 def validate_question(question: str, name: str = "question") -> str:

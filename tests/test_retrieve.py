@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import shutil
 
+import numpy as np
 import pytest
 
 from rag.errors import BadInput
-from rag.retrieve import FusionSettings, Retriever, fts_query, fuse
+from rag.fusion import SIGNALS, rank_feature
+from rag.retrieve import Candidates, FusionSettings, Retriever, fts_query
 from rag.text import content_words
 from rag.types import Filters
 from tests.conftest import DOCS
@@ -93,10 +95,19 @@ def test_the_same_statement_in_two_transcripts_is_shown_once(make_service, tmp_p
     assert len(texts) == len(set(texts)) == 5
 
 
-def test_fusion_weights_and_ranks():
-    fused = fuse([([1, 2, 3], 1.0), ([3, 4], 2.0)], rrf_k=60)
-    assert fused[3] == pytest.approx(1 / 63 + 2 / 61)
-    assert max(fused, key=fused.__getitem__) == 3 and fused[4] == pytest.approx(2 / 62)
+def test_fusion_weights_ranks_and_signals():
+    dense, bm25 = rank_feature([1, 2, 3], 60), rank_feature([3, 4], 60)
+    assert dense[3] == pytest.approx(60 / 63) and 4 not in dense
+    rows = [1, 2, 3, 4]
+    features = np.zeros((4, len(SIGNALS)))
+    features[:, SIGNALS.index("dense")] = [dense.get(r, 0.0) for r in rows]
+    features[:, SIGNALS.index("bm25")] = [bm25.get(r, 0.0) for r in rows]
+    features[:, SIGNALS.index("speaker")] = [0.0, 1.0, 0.0, 0.0]
+    found = Candidates(rows, features, {})
+    fused = found.scores({"dense": 1.0, "bm25": 2.0})
+    assert fused[3] == pytest.approx(60 / 63 + 2 * 60 / 61)
+    assert max(fused, key=fused.__getitem__) == 3 and fused[4] == pytest.approx(2 * 60 / 62)
+    assert max(found.scores({"dense": 1.0, "speaker": 1.0}).items(), key=lambda i: i[1])[0] == 2
 
 
 def test_fts_query_quotes_every_word():
@@ -126,8 +137,76 @@ def test_bm25_over_budget_searches_the_rarest_words_and_scores_all(seed_service)
     common = "Russia and Syria cooperation"  # every word in more than 4 passages: all of them together
     rows = [row for row, _ in tight._bm25(common, 100, Filters())]
     texts = live.store.db.execute(
-        f"SELECT text || ' ' || context FROM chunks_fts WHERE rowid IN ({','.join('?' * len(rows))})", rows
+        f"SELECT text || ' ' || context || ' ' || speaker || ' ' || title || ' ' || place FROM chunks_fts WHERE rowid IN ({','.join('?' * len(rows))})",
+        rows,
     )
     assert len(rows) == 4 and all(
         {"russia", "syria", "cooperation"} <= set(content_words(t)) for (t,) in texts
     )
+
+
+BRIEFING = """Press Briefing by Press Secretary Jen Psaki and Treasury Secretary Janet Yellen, March 5, 2021
+
+MS. PSAKI:  Good afternoon.  Today we are joined by Treasury Secretary Janet Yellen.  On prices, we think
+inflation will stay moderate and the rise in prices this spring is temporary.
+
+SECRETARY YELLEN:  Thank you, Jen.  On prices, I expect inflation to stay moderate; the rise in prices
+this spring is temporary.
+
+Q    Thank you.  What about jobs?
+
+SECRETARY YELLEN:  We are still ten million jobs short of where we were.
+"""
+
+
+@pytest.fixture(scope="module")
+def briefings(tmp_path_factory, embedder):
+    """Two briefings, a year apart, where two speakers say the same thing about prices."""
+    from rag.config import Settings
+    from rag.service import Service
+
+    base = tmp_path_factory.mktemp("briefings")
+    docs = base / "docs"
+    docs.mkdir()
+    (docs / "march-2021.txt").write_text(BRIEFING)
+    (docs / "march-2022.txt").write_text(BRIEFING.replace("2021", "2022"))
+    service = Service(Settings(index_dir=base / "index", docs_dir=docs), embedder)
+    service.ingest()
+    return service
+
+
+@pytest.mark.parametrize(
+    ("question", "speaker"),
+    [
+        ("What did the Treasury secretary say about inflation?", "Secretary Yellen"),
+        ("What did Yellen say about inflation?", "Secretary Yellen"),
+        ("What did the press secretary say about inflation?", "Ms. Psaki"),
+    ],
+)
+def test_a_question_naming_a_speaker_or_role_prefers_that_speakers_turns(briefings, question, speaker):
+    assert briefings.search(question, k=1)[0].speaker == speaker
+
+
+def test_a_question_naming_a_date_prefers_documents_of_then(briefings):
+    assert briefings.search("What did Yellen say about inflation in March 2022?", k=1)[0].date == "2022-03-05"
+    assert briefings.search("What did Yellen say about inflation in March 2021?", k=1)[0].date == "2021-03-05"
+
+
+def test_sentence_vectors_are_indexed_and_leave_with_their_document(briefings, make_service):
+    from rag.index.store import SENTENCES, Manifest, current_generation
+    from rag.ingest.chunk import MAX_SENTENCES
+
+    def passages_of_sentences(service):
+        retriever = service.retriever
+        assert retriever.sentences is not None and len(retriever.sentences) > retriever.store.chunk_count()
+        rows = set((retriever.sentences.contents()[1] // MAX_SENTENCES).tolist())
+        return rows, {r for (r,) in retriever.store.db.execute("SELECT row FROM chunks")}
+
+    generation = current_generation(briefings.settings.index_dir)
+    assert generation is not None and (generation / SENTENCES).exists()
+    assert Manifest.load(generation).sentences["codec"] == "sq8"
+    service = make_service(briefings.settings.docs_dir)
+    service.ingest()
+    service.delete_document("march-2021")
+    found, chunks = passages_of_sentences(service)
+    assert found == chunks and service.documents()[0].doc_id == "march-2022"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import faiss
 import numpy as np
@@ -18,6 +18,11 @@ import numpy as np
 TARGET_RECALL = 0.99  # calibration target; the issue's floor for real questions is 0.98
 _CALIBRATION_QUERIES = 256
 _RETRAIN_GROWTH = 4  # an IVF index is re-trained when it holds this many times what it was trained on
+# How vectors are stored: float32 (passages), or 8 bits per dimension (sentences: several per passage),
+# uniform over [-SQ_RANGE, SQ_RANGE], a fixed range so that vectors added later are coded alike. The
+# components of a normalised embedding of 384 dimensions stay well inside it.
+Codec = Literal["float32", "sq8"]
+SQ_RANGE = 0.5
 
 
 class DenseIndex:
@@ -28,8 +33,18 @@ class DenseIndex:
         self.calibration = calibration  # how the IVF index was calibrated when built (the manifest keeps it)
 
     @classmethod
-    def empty(cls, dimension: int) -> DenseIndex:
-        return cls(_flat(dimension))
+    def empty(cls, dimension: int, codec: Codec = "float32") -> DenseIndex:
+        return cls(_flat(dimension, codec))
+
+    @property
+    def codec(self) -> Codec:
+        ivf = self.ivf
+        inner = ivf if ivf is not None else cast(faiss.IndexIDMap2, self.index).index
+        return (
+            "sq8"
+            if isinstance(inner, faiss.IndexScalarQuantizer | faiss.IndexIVFScalarQuantizer)
+            else "float32"
+        )
 
     @classmethod
     def load(cls, path: Path, calibration: dict[str, Any] | None = None, mmap: bool = False) -> DenseIndex:
@@ -39,7 +54,7 @@ class DenseIndex:
 
     def close(self) -> None:
         """Free the index (and unmap its file when it was loaded with mmap)."""
-        self.index = _flat(self.dimension)
+        self.index = _flat(self.dimension, self.codec)
 
     def save(self, path: Path) -> None:
         faiss.write_index(self.index, str(path))
@@ -55,10 +70,16 @@ class DenseIndex:
     @property
     def params(self) -> dict[str, Any]:
         """The index type and its parameters, as the manifest records them."""
-        ivf = self.ivf
+        ivf, codec = self.ivf, self.codec
         if ivf is None:
-            return {"type": "flat"}
-        return {"type": "ivf-flat", "nlist": ivf.nlist, "nprobe": ivf.nprobe, "calibration": self.calibration}
+            return {"type": "flat"} if codec == "float32" else {"type": "flat", "codec": codec}
+        params = {
+            "type": "ivf-flat",
+            "nlist": ivf.nlist,
+            "nprobe": ivf.nprobe,
+            "calibration": self.calibration,
+        }
+        return params if codec == "float32" else params | {"codec": codec}
 
     def __len__(self) -> int:
         return int(self.index.ntotal)
@@ -98,10 +119,10 @@ class DenseIndex:
         if n < ann_threshold:
             if ivf is not None:
                 vectors, rows = self.contents()
-                self.index, self.calibration = _flat(self.dimension), None
+                self.index, self.calibration = _flat(self.dimension, self.codec), None
                 self.add(vectors, rows)
         elif ivf is None or n > _RETRAIN_GROWTH * _trained_size(int(ivf.nlist)):
-            self.index, self.calibration = _ivf(*self.contents())
+            self.index, self.calibration = _ivf(*self.contents(), self.codec)
 
     def contents(self) -> tuple[np.ndarray, np.ndarray]:
         """Every vector and its row, in storage order."""
@@ -118,12 +139,26 @@ class DenseIndex:
             if size := lists.list_size(i):
                 rows.append(faiss.rev_swig_ptr(lists.get_ids(i), size).astype(np.int64))
                 codes = faiss.rev_swig_ptr(lists.get_codes(i), size * lists.code_size)
-                vectors.append(codes.view(np.float32).reshape(size, -1).copy())
+                if isinstance(ivf, faiss.IndexIVFScalarQuantizer):
+                    vectors.append(ivf.sq.decode(codes.reshape(size, -1).copy()))
+                else:
+                    vectors.append(codes.view(np.float32).reshape(size, -1).copy())
         return np.concatenate(vectors), np.concatenate(rows)
 
 
-def _flat(dimension: int) -> faiss.Index:
-    return faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+def _flat(dimension: int, codec: Codec = "float32") -> faiss.Index:
+    if codec == "float32":
+        return faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+    sq = faiss.IndexScalarQuantizer(
+        dimension, faiss.ScalarQuantizer.QT_8bit_uniform, faiss.METRIC_INNER_PRODUCT
+    )
+    sq.train(_sq_range(dimension))
+    return faiss.IndexIDMap2(sq)
+
+
+def _sq_range(dimension: int) -> np.ndarray:
+    """The two vectors an 8-bit scalar quantiser is trained on: the fixed range of every component."""
+    return np.array([[-SQ_RANGE] * dimension, [SQ_RANGE] * dimension], dtype=np.float32)
 
 
 def _nlist(n: int) -> int:
@@ -135,7 +170,9 @@ def _trained_size(nlist: int) -> int:
     return round((nlist / 4) ** 2)
 
 
-def _ivf(vectors: np.ndarray, rows: np.ndarray) -> tuple[faiss.IndexIVFFlat, dict[str, Any]]:
+def _ivf(
+    vectors: np.ndarray, rows: np.ndarray, codec: Codec = "float32"
+) -> tuple[faiss.IndexIVF, dict[str, Any]]:
     """An IVF index over the vectors: 4·√n lists trained on up to 64 vectors per list, and the fewest
     probes whose top 10 reach TARGET_RECALL against exact search; returns it and how it was calibrated.
 
@@ -145,9 +182,21 @@ def _ivf(vectors: np.ndarray, rows: np.ndarray) -> tuple[faiss.IndexIVFFlat, dic
     n, dimension = vectors.shape
     nlist = _nlist(n)
     rng = np.random.default_rng(0)
-    ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(dimension), dimension, nlist, faiss.METRIC_INNER_PRODUCT)
+    ivf: faiss.IndexIVF
+    sample = vectors[rng.choice(n, min(n, 64 * nlist), replace=False)]
+    if codec == "float32":
+        ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(dimension), dimension, nlist, faiss.METRIC_INNER_PRODUCT)
+    else:
+        ivf = faiss.IndexIVFScalarQuantizer(
+            faiss.IndexFlatIP(dimension),
+            dimension,
+            nlist,
+            faiss.ScalarQuantizer.QT_8bit_uniform,
+            faiss.METRIC_INNER_PRODUCT,
+            False,  # codes of the vectors themselves, not of residuals: contents() decodes them directly
+        )
     ivf.cp.min_points_per_centroid = 1  # a small training sample is deliberate, not worth a warning
-    ivf.train(vectors[rng.choice(n, min(n, 64 * nlist), replace=False)])
+    ivf.train(sample)
     ivf.add_with_ids(vectors, rows)
     pairs = rng.choice(n, (min(n, _CALIBRATION_QUERIES), 2))
     queries = vectors[pairs[:, 0]] + vectors[pairs[:, 1]]

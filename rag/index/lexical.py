@@ -6,12 +6,18 @@ import contextlib
 import json
 import sqlite3
 from collections.abc import Iterable
+from datetime import date
 from pathlib import Path
 
 from rag.types import Chunk, Document, Paragraph
 
 TOKENIZER = "porter unicode61 remove_diacritics 2"
-BM25_WEIGHTS = (1.0, 0.3)  # of the text and context columns in BM25 scores
+# The FTS5 columns and their weights in BM25 scores: the passage, the question it replies to, and the
+# fields of their own (README, "Retrieval signals"): who speaks (the label and the names and roles the
+# transcript gives them), the document's title, place and date (as words: "2021 January 22").
+COLUMNS = ("text", "context", "speaker", "title", "place", "date")
+BM25_WEIGHTS = (1.0, 0.3, 0.5, 0.2, 0.2, 0.2)
+TEXT_COLUMNS = "{text context}"  # an FTS5 column filter: what was said, without the fields
 
 _SCHEMA = f"""
 CREATE TABLE documents (
@@ -27,7 +33,7 @@ CREATE TABLE chunks (
 );
 CREATE INDEX chunks_by_doc ON chunks(doc_id);
 -- The question a reply answers is indexed beside the reply, so that BM25 finds the answer too.
-CREATE VIRTUAL TABLE chunks_fts USING fts5(text, context, tokenize='{TOKENIZER}');
+CREATE VIRTUAL TABLE chunks_fts USING fts5({", ".join(COLUMNS)}, tokenize='{TOKENIZER}');
 """
 
 
@@ -52,7 +58,11 @@ class ChunkStore:
     def close(self) -> None:
         self.db.close()
 
-    def put(self, doc: Document, chunks: list[Chunk], rows: Iterable[int]) -> None:
+    def put(
+        self, doc: Document, chunks: list[Chunk], rows: Iterable[int], speakers: dict[str, str] | None = None
+    ) -> None:
+        """Store a document and its chunks at rows; `speakers` gives, per speaker label, the words BM25
+        finds that speaker by (rag.ingest.roles.speaker_fields; the label alone when missing)."""
         paragraphs = json.dumps(
             [[p.start, p.end, p.speaker, p.is_question, p.t_start, p.t_end] for p in doc.paragraphs]
         )
@@ -92,8 +102,10 @@ class ChunkStore:
                     c.t_end,
                 ),
             )
+            speaker = (speakers or {}).get(c.speaker or "", c.speaker or "")
             self.db.execute(
-                "INSERT INTO chunks_fts(rowid, text, context) VALUES (?,?,?)", (row, c.text, c.context)
+                f"INSERT INTO chunks_fts(rowid, {', '.join(COLUMNS)}) VALUES (?,?,?,?,?,?,?)",
+                (row, c.text, c.context, speaker, doc.title, doc.place or "", date_words(doc.date)),
             )
 
     def delete(self, doc_id: str) -> list[int]:
@@ -123,7 +135,7 @@ class ChunkStore:
         return int(self.db.execute(sql, (query, limit)).fetchone()[0])
 
     def bm25_statistics(self) -> tuple[int, float]:
-        """(passages, mean tokens per passage over both columns), from FTS5's averages record."""
+        """(passages, mean tokens per passage over all columns), from FTS5's averages record."""
         record = self.db.execute("SELECT block FROM chunks_fts_data WHERE id = 1").fetchone()
         rows, *columns = _varints(record[0]) if record else [0]
         return rows, (sum(columns) / rows if rows else 0.0)
@@ -131,24 +143,25 @@ class ChunkStore:
     def term_frequencies(
         self, rows: list[int], words: list[str]
     ) -> tuple[dict[int, int], dict[str, dict[int, float]]]:
-        """For rows: the length of each in tokens (both columns), and per word its frequency in each, as
+        """For rows: the length of each in tokens (all columns), and per word its frequency in each, as
         FTS5's bm25() counts it (an occurrence weighs its column's BM25_WEIGHTS).
 
         The rows are tokenised by FTS5 itself, in a scratch in-memory table with the index's tokenizer, so
         that words are stemmed and split exactly as in the index; a word of several tokens is left out.
         """
         marks = ",".join("?" * len(rows))
+        columns = ", ".join(COLUMNS)
         texts = self.db.execute(
-            f"SELECT rowid, text, context FROM chunks_fts WHERE rowid IN ({marks})", rows
+            f"SELECT rowid, {columns} FROM chunks_fts WHERE rowid IN ({marks})", rows
         ).fetchall()
-        weights = dict(zip(("text", "context"), BM25_WEIGHTS, strict=True))
+        weights = dict(zip(COLUMNS, BM25_WEIGHTS, strict=True))
         with contextlib.closing(sqlite3.connect(":memory:")) as scratch:
-            scratch.execute(f"CREATE VIRTUAL TABLE t USING fts5(text, context, tokenize='{TOKENIZER}')")
+            scratch.execute(f"CREATE VIRTUAL TABLE t USING fts5({columns}, tokenize='{TOKENIZER}')")
             scratch.execute("CREATE VIRTUAL TABLE v USING fts5vocab(t, instance)")
-            scratch.executemany("INSERT INTO t(rowid, text, context) VALUES (?,?,?)", texts)
+            values = ",".join("?" * (len(COLUMNS) + 1))
+            scratch.executemany(f"INSERT INTO t(rowid, {columns}) VALUES ({values})", texts)
             scratch.executemany(
-                "INSERT INTO t(rowid, text, context) VALUES (?,?,'')",
-                [(-1 - i, w) for i, w in enumerate(words)],
+                "INSERT INTO t(rowid, text) VALUES (?,?)", [(-1 - i, w) for i, w in enumerate(words)]
             )
             tokens: dict[str, list[str]] = {}
             for doc, term in scratch.execute("SELECT doc, term FROM v WHERE doc < 0"):
@@ -181,6 +194,14 @@ class ChunkStore:
             _chunk(r)
             for r in self.db.execute("SELECT * FROM chunks WHERE doc_id = ? ORDER BY start", (doc_id,))
         ]
+
+
+def date_words(iso: str | None) -> str:
+    """A date as BM25 indexes it: "2021-01-22" -> "2021 January 22", so "January 2021" finds it."""
+    if not iso:
+        return ""
+    day = date.fromisoformat(iso)
+    return f"{day.year} {day:%B} {day.day}"
 
 
 def _document(r: sqlite3.Row) -> Document:

@@ -1,7 +1,7 @@
 """Index directory layout: immutable generations, a manifest each, and an atomic switch between them.
 
     index/CURRENT          name of the live generation (replaced atomically)
-    index/gen-*/           manifest.json, chunks.sqlite, dense.faiss
+    index/gen-*/           manifest.json, chunks.sqlite, dense.faiss, sentences.faiss
     index/.staging-*/      a generation being written; never read, removed by the next writer
 
 A writer builds a complete generation aside and then replaces CURRENT, so an ingest that fails or is
@@ -25,10 +25,13 @@ from typing import Any
 
 from rag.errors import IndexBusy, IndexCorrupt, IndexMismatch, IndexMissing
 
-FORMAT_VERSION = 2  # 2: document format, language, source_url; passage times
+# 2: document format, language, source_url; passage times. 3: sentence vectors (sentences.faiss); BM25
+# fields of their own (speaker names and roles, title, place, date)
+FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
 DATABASE = "chunks.sqlite"
 DENSE = "dense.faiss"
+SENTENCES = "sentences.faiss"  # one vector per sentence of each passage, 8-bit (rag.index.dense)
 _CURRENT = "CURRENT"
 _KEEP_PREVIOUS = 1  # a reader that just read CURRENT may still be opening the previous generation
 
@@ -44,6 +47,7 @@ class Manifest:
     backend: str = "torch"  # manifests written before backends existed were built with torch
     quantisation: str | None = None  # the int8 config (avx2, avx512, avx512_vnni, arm64) of onnx-int8
     dense: dict[str, Any] = field(default_factory=lambda: {"type": "flat"})  # index type and parameters
+    sentences: dict[str, Any] = field(default_factory=lambda: {"type": "flat", "codec": "sq8"})
     documents: dict[str, dict[str, Any]] = field(default_factory=dict)  # doc_id -> {sha256, chunks}
     chunks: int = 0
     built_at: str = ""

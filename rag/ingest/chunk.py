@@ -11,6 +11,7 @@ from rag.types import Chunk, Document, Paragraph
 
 TokenCounter = Callable[[str], int]
 QUESTION_SHOWN_CHARS = 600  # a question shown beside its reply is cut (at a word) only beyond this
+MAX_SENTENCES = 64  # sentence vectors are numbered row * MAX_SENTENCES + i; the last takes the rest
 
 
 @dataclass(frozen=True)
@@ -136,3 +137,21 @@ def _fit_context(question: str, n_tokens: int, count: TokenCounter, settings: Ch
     while sentences and count(" ".join(sentences)) > budget:
         sentences.pop(0)
     return " ".join(sentences)
+
+
+def sentence_spans_of(chunk: Chunk) -> list[tuple[int, int]]:
+    """The sentences of a passage, as offsets into its text (at most MAX_SENTENCES: the last one runs on
+    to the end of the passage)."""
+    spans = sentence_spans(chunk.text) or [(0, len(chunk.text))]
+    if len(spans) > MAX_SENTENCES:
+        spans = [*spans[: MAX_SENTENCES - 1], (spans[MAX_SENTENCES - 1][0], spans[-1][1])]
+    return spans
+
+
+def sentence_inputs(chunk: Chunk) -> list[str]:
+    """What each sentence of a passage is embedded as, with the context a sentence alone lacks: who says
+    it and, for a reply, the last sentence of the question it answers."""
+    asked = chunk.context[slice(*sentence_spans(chunk.context)[-1])] if chunk.context.strip() else ""
+    who = f"{chunk.speaker}: " if chunk.speaker else ""
+    lead = f"{asked}\n{who}" if asked else who
+    return [lead + chunk.text[start:end] for start, end in sentence_spans_of(chunk)]
