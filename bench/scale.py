@@ -36,7 +36,8 @@ from rag.embed import Embedder
 from rag.evaluate import load_questions
 from rag.index.dense import DenseIndex
 from rag.index.lexical import ChunkStore
-from rag.index.store import DATABASE, DENSE, Manifest, new_staging, publish
+from rag.index.store import DATABASE, DENSE, SENTENCES, Manifest, new_staging, publish
+from rag.ingest.chunk import MAX_SENTENCES
 from rag.ingest.clean import sentence_spans
 from rag.ingest.parse import parse_document, read_transcript
 from rag.retrieve import MODES, Retriever
@@ -76,8 +77,16 @@ def synthetic_vectors(picks: list[list[int]], sentence_vectors: np.ndarray) -> n
     return out
 
 
-def build(index_dir: Path, texts: list[str], vectors: np.ndarray, service: Service) -> float:
-    """Write one generation of the given passages and vectors, as ingest does; returns seconds."""
+def build(
+    index_dir: Path,
+    texts: list[str],
+    vectors: np.ndarray,
+    service: Service,
+    picks: list[list[int]],
+    sentence_vectors: np.ndarray,
+) -> float:
+    """Write one generation of the given passages and vectors, as ingest does (the sentence vectors of
+    each passage are the real embeddings of the pool sentences it is made of); returns seconds."""
     started = time.perf_counter()
     staging = new_staging(index_dir)
     store = ChunkStore(staging / DATABASE, create=True)
@@ -120,6 +129,14 @@ def build(index_dir: Path, texts: list[str], vectors: np.ndarray, service: Servi
     dense.add(vectors, np.arange(len(texts)))
     dense.fit(service.settings.ann_threshold)
     dense.save(staging / DENSE)
+    sentences_index = DenseIndex.empty(vectors.shape[1], "sq8")
+    for begin in range(0, len(picks), 50_000):
+        batch = picks[begin : begin + 50_000]
+        ids = [(begin + r) * MAX_SENTENCES + j for r, p in enumerate(batch) for j in range(len(p))]
+        flat = np.fromiter((i for p in batch for i in p), dtype=np.int64)
+        sentences_index.add(sentence_vectors[flat], np.array(ids))
+    sentences_index.fit(service.settings.ann_threshold)
+    sentences_index.save(staging / SENTENCES)
     signature = service.signature
     Manifest(
         model=signature["model"],
@@ -128,6 +145,7 @@ def build(index_dir: Path, texts: list[str], vectors: np.ndarray, service: Servi
         model_max_tokens=service.embedder.max_tokens,
         chunking=signature["chunking"],
         dense=dense.params,
+        sentences=sentences_index.params,
         documents=documents,
         chunks=len(dense),
     ).save(staging)
@@ -223,7 +241,7 @@ def main() -> None:
         embed_seconds = time.perf_counter() - started
         with tempfile.TemporaryDirectory() as tmp:
             index_dir = Path(tmp)
-            seconds = build(index_dir, texts, vectors, Service(settings, embedder))
+            seconds = build(index_dir, texts, vectors, Service(settings, embedder), picks, sentence_vectors)
             del texts, vectors
             disk = sum(f.stat().st_size for f in index_dir.rglob("*") if f.is_file()) / 2**20
             out = subprocess.run(

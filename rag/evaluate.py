@@ -247,6 +247,15 @@ def _brief(p: Passage) -> dict[str, Any]:
     return {"rank": p.rank, "chunk_id": p.chunk_id, "doc_id": p.doc_id, "text": p.text[:160]}
 
 
+def _metrics_table(results: dict[str, EvalResult]) -> list[str]:
+    """A markdown table: a row per metric, a column per result."""
+    return [
+        "| metric | " + " | ".join(results) + " |",
+        "|---|" + "---|" * len(results),
+        *(f"| {m} | " + " | ".join(f"{r.metrics[m]:.4f}" for r in results.values()) + " |" for m in METRICS),
+    ]
+
+
 def _digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
@@ -380,7 +389,6 @@ def write_report(
     figure.tight_layout()
     figure.savefig(chart)
     plt.close(figure)
-    modes = list(results)
     answerable = sum(q.answerable for q in next(iter(results.values())).questions)
     total = len(next(iter(results.values())).questions)
     lines = [
@@ -389,28 +397,12 @@ def write_report(
         f"Eval set `{questions}`: {total} questions ({answerable} answerable). Produced by "
         f"`rag eval --report {path}`. Abstention is the ask path's (hybrid) in every column.",
         "",
-        "| metric | " + " | ".join(modes) + " |",
-        "|---|" + "---|" * len(modes),
-        *(
-            f"| {m} | " + " | ".join(f"{results[mode].metrics[m]:.4f}" for mode in modes) + " |"
-            for m in METRICS
-        ),
+        *_metrics_table(results),
         "",
         f"![hit@k by mode]({chart.name})",
         "",
     ]
     if ablated:
-        columns = list(ablated)
-        lines += [
-            "## Ablation: hybrid, each signal off in turn",
-            "",
-            "| metric | " + " | ".join(columns) + " |",
-            "|---|" + "---|" * len(columns),
-            *(
-                f"| {m} | " + " | ".join(f"{ablated[c].metrics[m]:.4f}" for c in columns) + " |"
-                for m in METRICS
-            ),
-            "",
-        ]
+        lines += ["## Ablation: hybrid, each signal off in turn", "", *_metrics_table(ablated), ""]
     path.write_text("\n".join(lines))
     return chart

@@ -66,3 +66,21 @@ def test_contents_round_trip_through_both_index_types(seed_service):
     order = np.argsort(again_rows)
     assert np.array_equal(again_rows[order], np.sort(rows))
     assert np.allclose(again[order], vectors[np.argsort(rows)])
+
+
+def test_sentence_vectors_keep_8_bits_per_dimension_through_ivf_and_back():
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(600, 32)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    index = DenseIndex.empty(32, "sq8")
+    index.add(vectors, np.arange(600) * 64)
+    assert index.params == {"type": "flat", "codec": "sq8"}
+    found, scores = index.search(vectors[7], 1, None)
+    assert found == [7 * 64] and scores[0] == pytest.approx(1.0, abs=0.01)
+    index.fit(ann_threshold=100)
+    assert index.params["type"] == "ivf-flat" and index.params["codec"] == "sq8"
+    stored, rows = index.contents()
+    assert np.abs(stored[np.argsort(rows)] - vectors).max() < 0.01  # 8 bits over the vectors' range
+    index.fit(ann_threshold=10_000)
+    assert index.params == {"type": "flat", "codec": "sq8"} and len(index) == 600
+    assert index.search(vectors[7], 1, None)[0] == [7 * 64]

@@ -122,12 +122,16 @@ def test_report_writes_markdown_and_chart(seed_service, tmp_path):
         and "| hit@5 |" in text
         and "![hit@k by mode](run.png)" in text
     )
+    from rag.config import Settings, fusion_weights
+
+    assert "## Ablation" in text and "| metric | all signals | without " in text
+    assert all(f"without {name}" in text for name, weight in fusion_weights(Settings()).items() if weight)
     assert report.with_suffix(".png").read_bytes().startswith(b"\x89PNG")
 
 
 @pytest.mark.slow
 def test_beir_runner_on_a_tiny_dataset(tmp_path, embedder):
-    from rag.config import Settings
+    from rag.config import Settings, fusion_weights
     from rag.evaluate import evaluate_beir
 
     (tmp_path / "qrels").mkdir()
@@ -151,12 +155,16 @@ def test_beir_runner_on_a_tiny_dataset(tmp_path, embedder):
         )
     )
     (tmp_path / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t1\n")
-    result = evaluate_beir(tmp_path, Settings(), embedder)
-    assert (result.documents, result.queries) == (4, 2)
-    assert set(result.metrics) == {"dense", "bm25", "hybrid"}
+    settings = Settings(cache_dir=tmp_path / "cache")
+    result = evaluate_beir(tmp_path, settings, embedder)
+    assert (result.documents, result.queries) == (4, 2) and result.seconds > 0
+    on = [name for name, weight in fusion_weights(settings).items() if weight]
+    assert set(result.metrics) == {"dense", "bm25", "hybrid", *(f"hybrid without {name}" for name in on)}
     assert result.metrics["dense"] == result.metrics["hybrid"] == {"ndcg@10": 1.0, "recall@100": 1.0}
+    again = evaluate_beir(tmp_path, settings, embedder)  # the cached index: searched, not embedded again
+    assert again.seconds == 0 and again.metrics == result.metrics
     with pytest.raises(BadInput, match="not a BEIR dataset"):
-        evaluate_beir(tmp_path / "qrels", Settings(), embedder)
+        evaluate_beir(tmp_path / "qrels", settings, embedder)
 
 
 SMALL_SET = [

@@ -19,10 +19,10 @@ TARGET_RECALL = 0.99  # calibration target; the issue's floor for real questions
 _CALIBRATION_QUERIES = 256
 _RETRAIN_GROWTH = 4  # an IVF index is re-trained when it holds this many times what it was trained on
 # How vectors are stored: float32 (passages), or 8 bits per dimension (sentences: several per passage),
-# uniform over [-SQ_RANGE, SQ_RANGE], a fixed range so that vectors added later are coded alike. The
-# components of a normalised embedding of 384 dimensions stay well inside it.
+# uniform over [-1, 1], the range of a normalised vector's components, fixed so that vectors added later
+# are coded alike and none is clipped: a component is off by at most 1/255, a cosine by about 0.002.
 Codec = Literal["float32", "sq8"]
-SQ_RANGE = 0.5
+SQ_RANGE = 1.0
 
 
 class DenseIndex:
@@ -40,11 +40,8 @@ class DenseIndex:
     def codec(self) -> Codec:
         ivf = self.ivf
         inner = ivf if ivf is not None else cast(faiss.IndexIDMap2, self.index).index
-        return (
-            "sq8"
-            if isinstance(inner, faiss.IndexScalarQuantizer | faiss.IndexIVFScalarQuantizer)
-            else "float32"
-        )
+        quantised = (faiss.IndexScalarQuantizer, faiss.IndexIVFScalarQuantizer)
+        return "sq8" if isinstance(faiss.downcast_index(inner), quantised) else "float32"
 
     @classmethod
     def load(cls, path: Path, calibration: dict[str, Any] | None = None, mmap: bool = False) -> DenseIndex:
@@ -139,8 +136,8 @@ class DenseIndex:
             if size := lists.list_size(i):
                 rows.append(faiss.rev_swig_ptr(lists.get_ids(i), size).astype(np.int64))
                 codes = faiss.rev_swig_ptr(lists.get_codes(i), size * lists.code_size)
-                if isinstance(ivf, faiss.IndexIVFScalarQuantizer):
-                    vectors.append(ivf.sq.decode(codes.reshape(size, -1).copy()))
+                if isinstance(quantised := faiss.downcast_index(ivf), faiss.IndexIVFScalarQuantizer):
+                    vectors.append(quantised.sq.decode(codes.reshape(size, -1).copy()))
                 else:
                     vectors.append(codes.view(np.float32).reshape(size, -1).copy())
         return np.concatenate(vectors), np.concatenate(rows)
