@@ -122,12 +122,16 @@ def held_out(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument(
+        "--sets", nargs="+", choices=list(SETS), default=list(SETS), help="eval sets to fit on"
+    )
     parser.add_argument("--write", action="store_true", help=f"write the weights to {WEIGHTS_FILE.name}")
     args = parser.parse_args()
     settings = Settings()
     embedder = Embedder.from_settings(settings)
     services, examples, answerable = {}, [], {}
-    for name, (questions_path, docs) in SETS.items():
+    for name in args.sets:
+        questions_path, docs = SETS[name]
         services[name] = corpus_service(docs, settings, embedder)
         answerable[name] = [q for q in load_questions(questions_path) if q.answerable]
         examples += collect(name, services[name], answerable[name])
@@ -152,7 +156,7 @@ def main() -> None:
     if args.write:
         record = {
             "weights": final,
-            "fitted_on": {name: str(SETS[name][0].relative_to(ROOT)) for name in SETS},
+            "fitted_on": {name: str(SETS[name][0].relative_to(ROOT)) for name in args.sets},
             "command": "python -m bench.fit_fusion --write",
             "cross_validated": {"folds": args.folds, **cv},
         }

@@ -68,7 +68,7 @@ class Settings(BaseSettings):
     # Abstain when no top-three passage reaches this evidence score: cosine similarity to the question
     # plus coverage_weight x the IDF-weighted share of its words found in the passage. Calibrated on
     # eval/questions.jsonl (README, "Abstention").
-    abstain_threshold: float = Field(0.31, ge=-1, le=2)
+    abstain_threshold: float = Field(0.40, ge=-1, le=2)
     coverage_weight: float = Field(0.3, ge=0, le=2)
 
     # LLM answers over an OpenAI-compatible API (OpenAI, Ollama, llama.cpp, vLLM, LM Studio), or "local": a

@@ -59,8 +59,8 @@ class Candidates:
 
     rows: list[int]
     features: np.ndarray  # float64, (len(rows), len(SIGNALS))
-    # The passage's cosine similarity to the question, where dense search found it; else its best
-    # sentence's, where sentence search found it
+    # The passage's cosine similarity to the question: of its own vector or of its best sentence,
+    # whichever is higher, where dense or sentence search found it (abstention reads it)
     cosines: dict[int, float]
 
     def scores(self, weights: dict[str, float]) -> dict[int, float]:
@@ -144,7 +144,7 @@ class Retriever:
         if sentence is not None:
             best = sentence.result()
             rankings["sentence"] = list(best)
-            cosines = best | cosines
+            cosines = {row: max(cosines.get(row, -1.0), best.get(row, -1.0)) for row in cosines | best}
         rows = list(dict.fromkeys(row for name in SIGNALS for row in rankings.get(name, ())))
         features = np.zeros((len(rows), len(SIGNALS)))
         for column, name in enumerate(SIGNALS):
