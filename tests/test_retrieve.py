@@ -180,6 +180,7 @@ def briefings(tmp_path_factory, embedder):
     [
         ("What did the Treasury secretary say about inflation?", "Secretary Yellen"),
         ("What did Yellen say about inflation?", "Secretary Yellen"),
+        ("What did the press secretary say about inflation?", "Ms. Psaki"),
     ],
 )
 def test_a_question_naming_a_speaker_or_role_prefers_that_speakers_turns(briefings, question, speaker):
