@@ -175,7 +175,7 @@ def probe(index_dir: Path) -> None:
     status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
     memory = {key: int(status[key].split()[0]) / 1024 for key in ("VmRSS", "RssAnon", "RssFile", "VmHWM")}
     retriever = service.retriever
-    queries = service.embedder.encode(questions)
+    queries = service.embedder.encode(questions, role="query")
     found = [retriever.dense.search(q, 10, None)[0] for q in queries]
     vectors, rows = retriever.dense.contents()
     _, exact = faiss.knn(queries, vectors, 10, metric=faiss.METRIC_INNER_PRODUCT)

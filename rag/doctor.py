@@ -17,7 +17,7 @@ from typing import Literal
 
 from rag.config import Settings
 from rag.embed import EXPORT_RECORD, Cpu, Embedder, resolve_model
-from rag.errors import IndexCorrupt, one_line
+from rag.errors import IndexCorrupt, RagError, one_line
 
 Status = Literal["ok", "warn", "fail"]
 PACKAGES = (
@@ -57,6 +57,7 @@ def run(settings: Settings) -> Iterator[Check]:
         "onnx": lambda: _onnx(settings, embedder),
         "tiktoken": lambda: _tiktoken(settings),
         "index": lambda: _index(settings, embedder),
+        "reranker": lambda: _reranker(settings),
         "llm": lambda: _llm(settings),
         "disk": lambda: _disk(settings),
     }
@@ -133,6 +134,22 @@ def _cached_export(settings: Settings, embedder: Embedder) -> bool:
     quantisation = embedder.choice.quantisation
     suffix = f"int8-{quantisation}" if quantisation else "fp32"
     return any((d / EXPORT_RECORD).exists() for d in (settings.cache_dir / "onnx").glob(f"*-{suffix}"))
+
+
+def _reranker(settings: Settings) -> Check:
+    """Loads the cross-encoder RAG_RERANKER names and scores one pair."""
+    if not settings.reranker:
+        return Check("reranker", "ok", "off (RAG_RERANKER unset: passages keep the fused order)")
+    from rag.rerank import Reranker
+
+    reranker = Reranker(settings.reranker)
+    try:
+        reranker.model.predict([("Is the reranker working?", "It reads this passage.")], show_progress_bar=False)
+    except RagError as exc:
+        return Check("reranker", "fail", str(exc), "unset RAG_RERANKER or point it at a local CrossEncoder")
+    return Check(
+        "reranker", "ok", f"{settings.reranker}: reranks the top {settings.rerank_depth} fused passages"
+    )
 
 
 def _tiktoken(settings: Settings) -> Check:

@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, get_args
+from typing import TYPE_CHECKING, Literal, get_args
 
 import numpy as np
 
@@ -39,6 +39,9 @@ if TYPE_CHECKING:
 _DEFAULT_ALIASES = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"}
 BACKENDS: tuple[Backend, ...] = get_args(Backend)
 QUANTISATIONS: tuple[Quantisation, ...] = get_args(Quantisation)
+Role = Literal["query", "document"]
+# The prompt names sentence-transformers' encode_query and encode_document look for, in order.
+PROMPT_NAMES: dict[Role, tuple[str, ...]] = {"query": ("query",), "document": ("document", "passage", "corpus")}
 EXPORT_RECORD = "export.json"  # written by onnx_export beside the model: which file the exporter wrote
 log = logging.getLogger(__name__)
 
@@ -267,17 +270,32 @@ class Embedder:
 
         return count
 
-    def encode(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
-        """Normalised embeddings, shape (len(texts), dimension), float32, in the order given.
+    @cached_property
+    def prompts(self) -> dict[str, str]:
+        """The model's own prompts for questions and passages (e5's "query: " and "passage: ", bge's
+        instruction), from its sentence-transformers config; empty for a model that has none."""
+        own = self.model.prompts or {}
+        found = {
+            role: next((own[n] for n in names if own.get(n)), "") for role, names in PROMPT_NAMES.items()
+        }
+        return {role: prompt for role, prompt in found.items() if prompt}
+
+    def encode(
+        self, texts: Sequence[str], progress: Callable[[int], None] | None = None, role: Role = "document"
+    ) -> np.ndarray:
+        """Normalised embeddings, shape (len(texts), dimension), float32, in the order given, each text
+        prefixed with the model's prompt for its role (questions: "query"; passages: "document").
 
         Texts are encoded longest first, so that each batch pads to similar lengths.
         """
+        prompt = self.prompts.get(role, "")
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         for begin in range(0, len(order), self.batch_size):
             batch = order[begin : begin + self.batch_size]
             vectors = self.model.encode(
                 [texts[i] for i in batch],
+                prompt=prompt,
                 batch_size=self.batch_size,
                 normalize_embeddings=True,
                 convert_to_numpy=True,

@@ -332,7 +332,7 @@ def evaluate_beir(
     retriever = service.retriever
     chunks = retriever.store.chunk_count()
     qids = sorted(queries)
-    vectors = embedder.encode([queries[q] for q in qids])
+    vectors = embedder.encode([queries[q] for q in qids], role="query")
     fusion = retriever.fusion
     runs: list[tuple[str, Mode, dict[str, float]]] = [(mode, mode, fusion.weights) for mode in MODES]
     runs += [

@@ -49,6 +49,7 @@ from rag.ingest.chunk import (
 from rag.ingest.clean import decode
 from rag.ingest.parse import SUFFIXES, parse_document, read_transcript
 from rag.ingest.roles import speaker_fields
+from rag.rerank import Reranker
 from rag.retrieve import FusionSettings, Hit, Mode, Retriever
 from rag.types import Answer, Chunk, Document, Filters, IngestReport, Passage
 from rag.verify import Alignment, Verification, judge, turns
@@ -84,6 +85,7 @@ class Service:
         self.settings = settings
         self.embedder = embedder or Embedder.from_settings(settings, built_with(settings.index_dir))
         self.extractive = ExtractiveSettings()
+        self.reranker = Reranker(settings.reranker) if settings.reranker else None
         self._loaded: _Generation | None = None
         self._load_lock = threading.RLock()  # reading() holds it while _live() loads
         self.writers = WriterQueue(settings.max_queued_writes, settings.write_wait_seconds)
@@ -235,7 +237,7 @@ class Service:
     def _verify(self, retriever: Retriever, quote: str, filters: Filters) -> Verification:
         self._validate_filters(filters, retriever)
         anyone = dataclasses.replace(filters, speaker=None)
-        vector = self.embedder.encode([quote])[0]
+        vector = self.embedder.encode([quote], role="query")[0]
         passages, _ = retriever.search(quote, vector, VERIFY_CANDIDATES, anyone, collapse_duplicates=False)
         clauses = [c for c in re.split(r"[.,;:!?\u2013\u2014]+", quote) if len(c.split()) >= 4]
         places = [(p.doc_id, p.start) for p in passages] + retriever.phrase_spans(clauses, anyone)
@@ -280,8 +282,9 @@ class Service:
         if self._weak(retriever, question, hits):
             return Answer(ABSTAIN_MESSAGE, True, [], passages, reason=NOT_FOUND)
         sentences = candidate_sentences(passages, self.extractive)
-        vectors = self.embedder.encode([question, *(s.text for s in sentences)])
-        chosen = select(question, sentences, vectors[1:] @ vectors[0], self.extractive)
+        vectors = self.embedder.encode([s.text for s in sentences])
+        chosen = select(question, sentences, vectors @ self.embedder.encode([question], role="query")[0],
+                        self.extractive)
         if not chosen:
             return Answer(ABSTAIN_MESSAGE, True, [], passages, reason=NOT_FOUND)
         text, citations = compose(chosen)
@@ -332,8 +335,14 @@ class Service:
         if not 1 <= k <= MAX_K:
             raise BadInput(f"k must be between 1 and {MAX_K}, got {k}")
         self._validate_filters(filters, retriever)
-        vector = self.embedder.encode([question])[0] if mode != "bm25" else None
-        passages, hits = retriever.search(question, vector, k, filters, mode)
+        vector = self.embedder.encode([question], role="query")[0] if mode != "bm25" else None
+        if self.reranker is None:
+            passages, hits = retriever.search(question, vector, k, filters, mode)
+        else:
+            depth = max(k, self.settings.rerank_depth)
+            passages, hits = self.reranker.rerank(
+                question, *retriever.search(question, vector, depth, filters, mode), k
+            )
         return _with_questions(passages, retriever.store), hits
 
     @staticmethod
@@ -370,6 +379,7 @@ class Service:
             "model": self.embedder.name,
             "backend": self.embedder.backend,
             "quantisation": self.embedder.quantisation,
+            "prompts": self.embedder.prompts,
             "chunking": {"max_tokens": s.chunk_max_tokens, "overlap_sentences": s.chunk_overlap_sentences},
         }
 
@@ -610,6 +620,7 @@ class Service:
                 model=self.embedder.name,
                 backend=self.embedder.backend,
                 quantisation=self.embedder.quantisation,
+                prompts=self.embedder.prompts,
                 dimension=dense.dimension,
                 dense=dense.params,
                 sentences=sentences.params,

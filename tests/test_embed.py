@@ -176,3 +176,43 @@ def test_changing_the_backend_reembeds_the_index(tmp_path, cache, embedder):
     assert report.embedded == report.chunks == 113
     manifest = json.loads((current_generation(tmp_path / "index") / "manifest.json").read_text())
     assert (manifest["backend"], manifest["quantisation"]) == (embedder.backend, embedder.quantisation)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_a_model_with_prompts_encodes_questions_and_passages_with_them(tmp_path, cache, backend):
+    from sentence_transformers import SentenceTransformer
+
+    from tests.tiny_models import prompted_embedder
+
+    model = prompted_embedder(tmp_path / "model", {"query": "query: ", "document": "passage: "})
+    embedder = Embedder(str(model), 8, backend, cache)  # type: ignore[arg-type]
+    texts = ["Lavrov said trade is the minister of trade", "the foreign minister"]
+    plain = SentenceTransformer(str(model), device="cpu")
+    for role, prompt in (("query", "query: "), ("document", "passage: ")):
+        expected = plain.encode([prompt + t for t in texts], prompt="", normalize_embeddings=True)
+        assert np.allclose(embedder.encode(texts, role=role), expected, atol=1e-5)
+    assert embedder.backend == backend  # no silent fallback: the prompts are applied on this backend
+    unprompted = plain.encode(texts, prompt="", normalize_embeddings=True)
+    assert not np.allclose(embedder.encode(texts, role="query"), unprompted, atol=1e-3)
+
+
+@pytest.mark.slow
+def test_the_manifest_records_the_prompts_and_changing_them_rebuilds(tmp_path, cache):
+    from tests.tiny_models import prompted_embedder
+
+    model = prompted_embedder(tmp_path / "model", {"query": "query: ", "document": "passage: "})
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "talk.txt").write_text("Sergey Lavrov: Trade between Russia and ASEAN is growing.\n")
+    settings = Settings(index_dir=tmp_path / "index", docs_dir=docs, cache_dir=cache, model=str(model),
+                        backend="torch", chunk_max_tokens=64)
+    Service(settings).ingest()
+    manifest = json.loads((current_generation(tmp_path / "index") / "manifest.json").read_text())
+    assert manifest["prompts"] == {"query": "query: ", "document": "passage: "}
+    config = model / "config_sentence_transformers.json"
+    data = json.loads(config.read_text())
+    config.write_text(json.dumps(data | {"prompts": {"query": "Represent this question: ", "document": ""}}))
+    report = Service(settings).ingest()
+    assert "prompts changed" in report.rebuild_reason and report.embedded == report.chunks
+    assert Service(settings).search("trade with ASEAN", k=1)[0].doc_id == "talk"

@@ -46,6 +46,7 @@ class Manifest:
     chunking: dict[str, int]
     backend: str = "torch"  # manifests written before backends existed were built with torch
     quantisation: str | None = None  # the int8 config (avx2, avx512, avx512_vnni, arm64) of onnx-int8
+    prompts: dict[str, str] = field(default_factory=dict)  # the model's query and document prompts, if any
     dense: dict[str, Any] = field(default_factory=lambda: {"type": "flat"})  # index type and parameters
     sentences: dict[str, Any] = field(default_factory=lambda: {"type": "flat", "codec": "sq8"})
     documents: dict[str, dict[str, Any]] = field(default_factory=dict)  # doc_id -> {sha256, chunks}
@@ -60,6 +61,7 @@ class Manifest:
             "model": self.model,
             "backend": self.backend,
             "quantisation": self.quantisation,
+            "prompts": self.prompts,
             "chunking": self.chunking,
         }
 
