@@ -24,7 +24,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import faiss
@@ -36,11 +35,11 @@ from rag.embed import Embedder
 from rag.evaluate import load_questions
 from rag.index.dense import DenseIndex
 from rag.index.lexical import ChunkStore
-from rag.index.store import DATABASE, DENSE, SENTENCES, Manifest, new_staging, publish
-from rag.ingest.chunk import MAX_SENTENCES
+from rag.index.local import LocalPassages
+from rag.index.store import DATABASE, DENSE, Manifest, new_staging, publish
 from rag.ingest.clean import sentence_spans
 from rag.ingest.parse import parse_document, read_transcript
-from rag.retrieve import MODES, Retriever
+from rag.retrieve import MODES
 from rag.service import Service
 from rag.types import Chunk, Document, Filters
 
@@ -165,7 +164,7 @@ def probe(index_dir: Path) -> None:
         service.search(q, k=10, mode="hybrid")
     latency = {}
     for mode in MODES:
-        service.retriever._matches.cache_clear()
+        service.retriever.store._matches.cache_clear()
         ms = []
         for q in questions:
             started = time.perf_counter()
@@ -174,16 +173,14 @@ def probe(index_dir: Path) -> None:
         latency[mode] = (float(np.percentile(ms, 50)), float(np.percentile(ms, 99)))
     status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
     memory = {key: int(status[key].split()[0]) / 1024 for key in ("VmRSS", "RssAnon", "RssFile", "VmHWM")}
-    retriever = service.retriever
-    queries = service.embedder.encode(questions, role="query")
-    found = [retriever.dense.search(q, 10, None)[0] for q in queries]
-    vectors, rows = retriever.dense.contents()
+    store = service.retriever.store
+    queries = service.embedder.encode(questions)
+    found = [store.dense_index.search(q, 10, None)[0] for q in queries]
+    vectors, rows = store.dense_index.contents()
     _, exact = faiss.knn(queries, vectors, 10, metric=faiss.METRIC_INNER_PRODUCT)
     recall = np.mean([len(set(f) & set(rows[e])) / 10 for f, e in zip(found, exact, strict=True)])
-    unbounded = Retriever(
-        retriever.store, retriever.dense, replace(retriever.fusion, bm25_budget=len(retriever.dense))
-    )
-    agreement = np.mean([_bm25_agreement(retriever, unbounded, q) for q in questions])
+    unbounded = LocalPassages(store.chunk_store, store.dense_index, bm25_budget=len(store))
+    agreement = np.mean([_bm25_agreement(store, unbounded, q) for q in questions])
     print(
         json.dumps(
             {
@@ -191,21 +188,21 @@ def probe(index_dir: Path) -> None:
                 "memory": memory,
                 "recall": float(recall),
                 "bm25_agreement": float(agreement),
-                "index": retriever.dense.params,
+                "index": store.dense_index.params,
             }
         )
     )
 
 
-def _bm25_agreement(budgeted: Retriever, unbounded: Retriever, question: str) -> float:
+def _bm25_agreement(budgeted: LocalPassages, unbounded: LocalPassages, question: str) -> float:
     """The share of BM25's top 10 within its budget that score, over every word, at least as high as the
     10th of the top 10 over every match. Scores, not passages: the repeated sentences of these corpora
     make many passages tie, and which of them come first is arbitrary."""
-    best = unbounded._bm25(question, 10, Filters())
+    best = unbounded.bm25(question, 10, Filters())
     if not best:
         return 1.0
     bar = best[-1][1]  # FTS5 scores are negative: lower is better
-    found = budgeted._bm25(question, 10, Filters())
+    found = budgeted.bm25(question, 10, Filters())
     return sum(score <= bar + 1e-9 * abs(bar) for _, score in found) / len(best)
 
 

@@ -26,6 +26,13 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RAG_", protected_namespaces=())
 
     index_dir: Path = Path("index")
+    # Where passages live: FAISS + SQLite under index_dir, or Milvus (extra [scale]): a file path runs
+    # Milvus Lite in process, http://host:19530 a Milvus server or cluster (README, "When one machine is
+    # not enough"). Collections are named milvus_prefix + "passages", "documents", "state".
+    store: Literal["local", "milvus"] = "local"
+    milvus_uri: str = "index/milvus.db"
+    milvus_token: str | None = None
+    milvus_prefix: str = Field("rag_", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,200}$")
     docs_dir: Path = Path("docs_raw")
 
     # A sentence-transformers model name or a local directory. The default loads offline from the

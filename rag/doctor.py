@@ -169,33 +169,37 @@ def _tiktoken(settings: Settings) -> Check:
 
 
 def _index(settings: Settings, embedder: Embedder) -> Check:
-    from rag.index.store import Manifest, current_generation, rebuild_reason
+    from rag.index.store import rebuild_reason
     from rag.service import Service
 
-    generation = current_generation(settings.index_dir)
-    if generation is None:
-        return Check(
-            "index",
-            "warn",
-            f"no index in {settings.index_dir} yet",
-            f"`rag ingest` builds it from {settings.docs_dir} (make serve does)",
-        )
+    service = Service(settings, embedder)
+    where = service.store.where
     try:
-        manifest = Manifest.load(generation)
+        key = service.store.live()
+        manifest = service.store.manifest() if key else None
     except IndexCorrupt as exc:
         return Check(
             "index",
             "fail",
-            f"{generation}: unreadable manifest ({one_line(exc)})",
-            f"remove {settings.index_dir} and run `rag ingest`",
+            f"{where}: unreadable manifest ({one_line(exc)})",
+            f"remove {where} and run `rag ingest`",
         )
-    reason = rebuild_reason(manifest, Service(settings, embedder).signature)
+    except Exception as exc:  # a Milvus that cannot be reached, or the [scale] extra missing
+        return Check("index", "fail", f"{where}: {one_line(exc)}", "check RAG_MILVUS_URI and RAG_MILVUS_TOKEN")
+    if key is None or manifest is None:
+        return Check(
+            "index",
+            "warn",
+            f"no index in {where} yet",
+            f"`rag ingest` builds it from {settings.docs_dir} (make serve does)",
+        )
+    reason = rebuild_reason(manifest, service.signature)
     if reason:
-        return Check("index", "warn", f"{generation} will be rebuilt: {reason}", "run `rag ingest`")
+        return Check("index", "warn", f"{where} will be rebuilt: {reason}", "run `rag ingest`")
     return Check(
         "index",
         "ok",
-        f"{generation}: {len(manifest.documents)} documents, {manifest.chunks} passages, "
+        f"{where}: {len(manifest.documents)} documents, {manifest.chunks} passages, "
         f"{manifest.backend} {manifest.quantisation or ''}; matches the settings",
     )
 

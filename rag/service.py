@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import re
-import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -22,22 +21,8 @@ from rag.answer.tokens import TokenCounter
 from rag.config import Settings, fusion_weights
 from rag.embed import Embedder
 from rag.errors import BadInput, Conflict, IndexCorrupt, IndexMismatch, NotFound, SkippedFile
-from rag.index.dense import DenseIndex
-from rag.index.lexical import ChunkStore
-from rag.index.store import (
-    DATABASE,
-    DENSE,
-    FORMAT_VERSION,
-    SENTENCES,
-    Manifest,
-    built_with,
-    current_generation,
-    new_staging,
-    publish,
-    rebuild_reason,
-    require_generation,
-    writer_lock,
-)
+from rag.index.base import Store, Update, require
+from rag.index.store import FORMAT_VERSION, Manifest, built_with, rebuild_reason
 from rag.index.writers import Ticket, WriterQueue
 from rag.ingest.chunk import (
     MAX_SENTENCES,
@@ -71,9 +56,9 @@ _DOC_ID = re.compile(r"[^\W_][\w.\-]{0,254}")  # letters of any script, digits, 
 
 @dataclasses.dataclass
 class _Generation:
-    """A loaded index generation and how many requests are reading it."""
+    """A loaded index version (a generation of the local store) and how many requests are reading it."""
 
-    path: Path
+    key: str
     retriever: Retriever
     readers: int = 0
 
@@ -89,6 +74,7 @@ class Service:
         self._loaded: _Generation | None = None
         self._load_lock = threading.RLock()  # reading() holds it while _live() loads
         self.writers = WriterQueue(settings.max_queued_writes, settings.write_wait_seconds)
+        self.store = open_store(settings)
 
     # -- reading -------------------------------------------------------------------------------------
 
@@ -116,25 +102,21 @@ class Service:
                     generation.retriever.close()
 
     def _live(self) -> _Generation:
-        """The generation CURRENT names, loaded when it changed (the manifest is checked then)."""
+        """The store's live version, loaded when it changed (the manifest is checked then)."""
         loaded = self._loaded
-        if loaded is not None and loaded.path == current_generation(self.settings.index_dir):
+        if loaded is not None and loaded.key == self.store.live():
             return loaded
         with self._load_lock:
-            path, _ = require_generation(self.settings.index_dir, self.signature)
+            key, _ = require(self.store, self.signature)
             old = self._loaded
-            if old is not None and old.path == path:
+            if old is not None and old.key == key:
                 return old
             fusion = FusionSettings(
                 weights=fusion_weights(self.settings),
                 rrf_k=self.settings.rrf_k,
-                bm25_budget=self.settings.bm25_budget,
                 question_penalty=self.settings.question_penalty,
             )
-            store = ChunkStore(path / DATABASE, readonly=True)
-            dense = DenseIndex.load(path / DENSE, mmap=True)
-            sentences = DenseIndex.load(path / SENTENCES, mmap=True)
-            self._loaded = new = _Generation(path, Retriever(store, dense, fusion, sentences))
+            self._loaded = new = _Generation(key, Retriever(self.store.open(key), fusion))
             if old is not None and old.readers == 0:
                 old.retriever.close()
             return new
@@ -353,13 +335,7 @@ class Service:
                 "filter by speaker or date instead, or search in several requests"
             )
         if filters.doc_ids:
-            marks = ",".join("?" * len(filters.doc_ids))
-            known = {
-                r[0]
-                for r in retriever.store.db.execute(
-                    f"SELECT doc_id FROM documents WHERE doc_id IN ({marks})", filters.doc_ids
-                )
-            }
+            known = retriever.store.known_doc_ids(filters.doc_ids)
             if unknown := [d for d in filters.doc_ids if d not in known]:
                 raise NotFound(f"unknown doc_id {_shown(unknown[0])} in filters: {_SEE_IDS}")
         for name in ("since", "until"):
@@ -399,11 +375,10 @@ class Service:
         started = time.perf_counter()
         report = IngestReport()
         files = _collect(paths or [self.settings.docs_dir], report)
-        index_dir = self.settings.index_dir
-        with self.writers.turn(), writer_lock(index_dir):
-            generation = current_generation(index_dir)
+        with self.writers.turn(), self.store.lock(None):
+            key = self.store.live()
             try:
-                old = Manifest.load(generation) if generation else None
+                old = self.store.manifest()
                 report.rebuild_reason = rebuild_reason(old, self.signature) if old else None
             except IndexCorrupt as exc:
                 old, report.rebuild_reason = None, str(exc)
@@ -412,14 +387,12 @@ class Service:
             report.removed = [
                 d for d, meta in previous.items() if d not in files and _is_gone(meta["source"])
             ]
-            if generation and report.rebuild_reason:
-                fresh += self._carry_over(generation, files, report)
+            if key and report.rebuild_reason:
+                fresh += self._carry_over(key, files, report)
             if not (fresh or report.removed or report.rebuild_reason) and old:
                 report.chunks = old.chunks
             else:
-                self._write_generation(
-                    generation if not report.rebuild_reason else None, previous, fresh, report, progress
-                )
+                self._write_generation(not report.rebuild_reason, previous, fresh, report, progress)
         report.seconds = time.perf_counter() - started
         return report
 
@@ -447,8 +420,8 @@ class Service:
         if not doc.text:
             raise BadInput(f"{doc_id}: no transcript text left after cleaning")
         if not replace:
-            generation = current_generation(self.settings.index_dir)
-            _refuse_taken([doc_id], Manifest.load(generation).documents if generation else {})
+            manifest = self.store.manifest()
+            _refuse_taken([doc_id], manifest.documents if manifest else {})
         return doc
 
     def add_documents(
@@ -468,14 +441,14 @@ class Service:
         report = IngestReport()
         wait = None if ticket else self.settings.write_wait_seconds
         turn = self.writers.hold(ticket, None) if ticket else self.writers.turn()
-        with turn, writer_lock(self.settings.index_dir, wait):
-            generation, old = self._writable_generation()
+        with turn, self.store.lock(wait):
+            old = self._writable_manifest()
             previous = old.documents if old else {}
             if not replace:
                 _refuse_taken([d.doc_id for d in docs], previous)
             for doc in docs:
                 (report.updated if doc.doc_id in previous else report.added).append(doc.doc_id)
-            self._write_generation(generation, previous, list(docs), report, progress)
+            self._write_generation(old is not None, previous, list(docs), report, progress)
         report.seconds = time.perf_counter() - started
         return report
 
@@ -486,12 +459,12 @@ class Service:
             A note for the user when the document's file is still there (the next ingest adds it back).
         """
         report = IngestReport(removed=[doc_id])
-        with self.writers.turn(), writer_lock(self.settings.index_dir, self.settings.write_wait_seconds):
-            generation, old = self._writable_generation()
+        with self.writers.turn(), self.store.lock(self.settings.write_wait_seconds):
+            old = self._writable_manifest()
             if old is None or doc_id not in old.documents:
                 raise NotFound(f"unknown doc_id {_shown(doc_id)}: {_SEE_IDS}")
             source = old.documents[doc_id].get("source", UPLOAD)
-            self._write_generation(generation, old.documents, [], report, None)
+            self._write_generation(True, old.documents, [], report, None)
         if source != UPLOAD and Path(source).exists():
             return (
                 f"its file {source} is still there: the next `rag ingest` adds it back "
@@ -499,12 +472,11 @@ class Service:
             )
         return None
 
-    def _writable_generation(self) -> tuple[Path | None, Manifest | None]:
-        generation = current_generation(self.settings.index_dir)
-        old = Manifest.load(generation) if generation else None
+    def _writable_manifest(self) -> Manifest | None:
+        old = self.store.manifest()
         if old and (reason := rebuild_reason(old, self.signature)):
             raise IndexMismatch(f"index is stale ({reason}): run `rag ingest` to rebuild it first")
-        return generation, old
+        return old
 
     def _read_changed(
         self, files: dict[str, Path], previous: dict[str, dict[str, Any]], report: IngestReport
@@ -540,9 +512,9 @@ class Service:
             fresh.append(doc)
         return fresh
 
-    def _carry_over(self, generation: Path, files: dict[str, Path], report: IngestReport) -> list[Document]:
+    def _carry_over(self, key: str, files: dict[str, Path], report: IngestReport) -> list[Document]:
         """Documents not among this run's files (uploads, other folders), re-chunked from the old index."""
-        store = ChunkStore(generation / DATABASE, readonly=True)
+        store = self.store.open(key)
         try:
             kept = [
                 d
@@ -556,83 +528,55 @@ class Service:
 
     def _write_generation(
         self,
-        base: Path | None,
+        base: bool,
         previous: dict[str, dict[str, Any]],
         fresh: list[Document],
         report: IngestReport,
         progress: Progress | None,
     ) -> None:
-        """Build the next generation aside (from `base`, or from scratch) and switch to it."""
-        staging = new_staging(self.settings.index_dir)
-        try:
-            if base:
-                store = ChunkStore.copy(base / DATABASE, staging / DATABASE)
-                manifest = Manifest.load(base)
-                dense = DenseIndex.load(base / DENSE, manifest.dense.get("calibration"))
-                sentences = DenseIndex.load(base / SENTENCES, manifest.sentences.get("calibration"))
-                documents = dict(previous)
-            else:
-                store = ChunkStore(staging / DATABASE, create=True)
-                dense = DenseIndex.empty(self.embedder.dimension)
-                sentences = DenseIndex.empty(self.embedder.dimension, "sq8")
-                documents = {}
-            for doc_id in report.removed + [d.doc_id for d in fresh if d.doc_id in documents]:
-                gone = store.delete(doc_id)
-                dense.remove(gone)
-                sentences.remove(sentence_ids(gone))
-                documents.pop(doc_id)
-            chunked = [(doc, self.chunk(doc)) for doc in fresh]
-            report.languages = {doc.doc_id: doc.language for doc in fresh}
-            inputs = [c.embedding_input for _, chunks in chunked for c in chunks]
-            per_chunk = [sentence_inputs(c) for _, chunks in chunked for c in chunks]
-            said = [text for texts in per_chunk for text in texts]
-            done = 0
+        """Chunk and embed the fresh documents, then write the next version (on the live one, or from
+        scratch) atomically."""
+        documents = dict(previous) if base else {}
+        drop = [d for d in report.removed + [d.doc_id for d in fresh] if d in documents]
+        for doc_id in drop:
+            documents.pop(doc_id)
+        chunked = [(doc, self.chunk(doc)) for doc in fresh]
+        report.languages = {doc.doc_id: doc.language for doc in fresh}
+        inputs = [c.embedding_input for _, chunks in chunked for c in chunks]
+        done = 0
 
-            def advance(n: int) -> None:
-                nonlocal done
-                done += n
-                if progress:
-                    progress(done, len(inputs) + len(said))
+        def advance(n: int) -> None:
+            nonlocal done
+            done += n
+            if progress:
+                progress(done, len(inputs))
 
-            vectors = self.embedder.encode(inputs + said, advance)
-            row = offset = store.next_row()
-            for doc, chunks in chunked:
-                rows = range(row, row + len(chunks))
-                store.put(doc, chunks, rows, speaker_fields(doc))
-                documents[doc.doc_id] = {"sha256": doc.sha256, "chunks": len(chunks), "source": doc.source}
-                row += len(chunks)
-            if inputs:
-                dense.add(vectors[: len(inputs)], np.arange(offset, row))
-                ids = [
-                    r * MAX_SENTENCES + i
-                    for r, texts in enumerate(per_chunk, offset)
-                    for i in range(len(texts))
-                ]
-                sentences.add(vectors[len(inputs) :], np.array(ids))
-            dense.fit(self.settings.ann_threshold)
-            sentences.fit(self.settings.ann_threshold)
-            store.commit()
-            store.close()
-            dense.save(staging / DENSE)
-            sentences.save(staging / SENTENCES)
-            report.chunks, report.embedded = len(dense), len(inputs)
-            Manifest(
-                model=self.embedder.name,
-                backend=self.embedder.backend,
-                quantisation=self.embedder.quantisation,
-                prompts=self.embedder.prompts,
-                dimension=dense.dimension,
-                dense=dense.params,
-                sentences=sentences.params,
-                model_max_tokens=self.embedder.max_tokens,
-                chunking=self.signature["chunking"],
-                documents=documents,
-                chunks=len(dense),
-            ).save(staging)
-            publish(self.settings.index_dir, staging)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
+        vectors = self.embedder.encode(inputs, advance)
+        for doc, chunks in chunked:
+            documents[doc.doc_id] = {"sha256": doc.sha256, "chunks": len(chunks), "source": doc.source}
+        manifest = Manifest(
+            model=self.embedder.name,
+            backend=self.embedder.backend,
+            quantisation=self.embedder.quantisation,
+            dimension=self.embedder.dimension,
+            model_max_tokens=self.embedder.max_tokens,
+            chunking=self.signature["chunking"],
+        )
+        report.chunks = self.store.write(Update(base, drop, chunked, vectors, manifest, documents))
+        report.embedded = len(inputs)
+
+
+def open_store(settings: Settings) -> Store:
+    """The store RAG_STORE names; Milvus's client is imported only when it is the one."""
+    if settings.store == "milvus":
+        from rag.index.milvus import MilvusStore
+
+        return MilvusStore(
+            settings.milvus_uri, settings.milvus_token, settings.milvus_prefix, settings.index_dir
+        )
+    from rag.index.local import LocalStore
+
+    return LocalStore(settings.index_dir, settings.ann_threshold, settings.bm25_budget)
 
 
 def _with_questions(passages: list[Passage], store: ChunkStore) -> list[Passage]:

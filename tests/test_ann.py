@@ -56,7 +56,7 @@ def test_an_index_past_the_threshold_is_ivf_and_agrees_with_exact_search(
 
 
 def test_contents_round_trip_through_both_index_types(seed_service):
-    flat = seed_service.retriever.dense
+    flat = seed_service.retriever.store.dense_index
     vectors, rows = flat.contents()
     ivf = DenseIndex.empty(flat.dimension)
     ivf.add(vectors, rows)

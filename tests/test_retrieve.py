@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from rag.errors import BadInput
-from rag.fusion import SIGNALS, rank_feature
-from rag.retrieve import Candidates, FusionSettings, Retriever, fts_query
+from rag.index.local import LocalPassages, fts_query
+from rag.retrieve import FusionSettings, Retriever, fuse
 from rag.text import content_words
 from rag.types import Filters
 from tests.conftest import DOCS
@@ -120,25 +120,24 @@ def test_fts_query_quotes_every_word():
 def test_bm25_over_budget_searches_the_rarest_words_and_scores_all(seed_service):
     """With more matches than its budget, BM25 searches the rarest words (or all of them together), yet
     scores what it finds with every word, exactly as FTS5 does when searching them all."""
-    live = seed_service.retriever
+    live = seed_service.retriever.store
     question = "What did Kelly Clements say about Russia and Syria?"
-    everything = dict(live._bm25(question, 1000, Filters()))
+    everything = dict(live.bm25(question, 1000, Filters()))
     assert len(everything) > 50  # "Russia" is in most passages
-    tight = Retriever(live.store, live.dense, FusionSettings(bm25_budget=4))
-    assert [row for row, _ in tight._bm25(question, 100, Filters())] == [
+    tight = LocalPassages(live.chunk_store, live.dense_index, bm25_budget=4)
+    assert [row for row, _ in tight.bm25(question, 100, Filters())] == [
         max(everything, key=lambda r: -everything[r])
     ]
-    passages, _ = tight.search(question, None, 5, Filters(), "bm25")
+    passages, _ = Retriever(tight, FusionSettings()).search(question, None, 5, Filters(), "bm25")
     assert "Kelly Clements" in passages[0].text
-    some = Retriever(live.store, live.dense, FusionSettings(bm25_budget=20))
-    found = some._bm25(question, 100, Filters())
+    some = LocalPassages(live.chunk_store, live.dense_index, bm25_budget=20)
+    found = some.bm25(question, 100, Filters())
     assert 1 < len(found) < len(everything)
     assert [score for _, score in found] == pytest.approx([everything[row] for row, _ in found], rel=1e-9)
     common = "Russia and Syria cooperation"  # every word in more than 4 passages: all of them together
-    rows = [row for row, _ in tight._bm25(common, 100, Filters())]
-    texts = live.store.db.execute(
-        f"SELECT text || ' ' || context || ' ' || speaker || ' ' || title || ' ' || place FROM chunks_fts WHERE rowid IN ({','.join('?' * len(rows))})",
-        rows,
+    rows = [row for row, _ in tight.bm25(common, 100, Filters())]
+    texts = live.chunk_store.db.execute(
+        f"SELECT text || ' ' || context FROM chunks_fts WHERE rowid IN ({','.join('?' * len(rows))})", rows
     )
     assert len(rows) == 4 and all(
         {"russia", "syria", "cooperation"} <= set(content_words(t)) for (t,) in texts

@@ -26,7 +26,7 @@ def readyz(request: Request, service: ServiceDep) -> Health:
     try:
         with service.reading() as retriever:
             return Health(
-                status="ready", documents=len(retriever.store.chunk_counts()), chunks=len(retriever.dense)
+                status="ready", documents=len(retriever.store.chunk_counts()), chunks=len(retriever.store)
             )
     except (IndexMissing, IndexMismatch) as exc:
         raise HTTPException(503, f"{exc} (or upload one with POST /documents)") from None
