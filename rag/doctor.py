@@ -185,7 +185,9 @@ def _index(settings: Settings, embedder: Embedder) -> Check:
             f"remove {where} and run `rag ingest`",
         )
     except Exception as exc:  # a Milvus that cannot be reached, or the [scale] extra missing
-        return Check("index", "fail", f"{where}: {one_line(exc)}", "check RAG_MILVUS_URI and RAG_MILVUS_TOKEN")
+        return Check(
+            "index", "fail", f"{where}: {one_line(exc)}", "check RAG_MILVUS_URI and RAG_MILVUS_TOKEN"
+        )
     if key is None or manifest is None:
         return Check(
             "index",

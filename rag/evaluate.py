@@ -226,8 +226,14 @@ def corpus_service(
         raise BadInput(f"{directory}: no such directory of transcripts (--docs)")
     service = Service(settings, embedder)
     key = json.dumps({"docs": str(directory.resolve()), **service.signature}, sort_keys=True)
-    index_dir = settings.cache_dir / "eval-indexes" / f"{directory.resolve().name}-{_digest(key)}"
-    service = Service(settings.model_copy(update={"index_dir": index_dir, "docs_dir": directory}), embedder)
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    index_dir = settings.cache_dir / "eval-indexes" / f"{directory.resolve().name}-{digest}"
+    own = {
+        "index_dir": index_dir,
+        "docs_dir": directory,
+        "milvus_prefix": f"{settings.milvus_prefix}eval_{digest}_",
+    }
+    service = Service(settings.model_copy(update=own), embedder)
     service.ingest([directory], progress)
     return service
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DOCS, PASSAGE_FIELDS
+from tests.conftest import DOCS, PASSAGE_FIELDS, store_env
 
 pytestmark = pytest.mark.slow
 BIN = Path(__file__).resolve().parent.parent / ".venv" / "bin"
@@ -21,13 +21,15 @@ BIN = Path(__file__).resolve().parent.parent / ".venv" / "bin"
 
 def run(*args: str, cwd: Path | None = None, index: Path | None = None) -> subprocess.CompletedProcess[str]:
     command = [str(BIN / args[0]), *args[1:]] + (["--index", str(index)] if index else [])
-    env = dict(os.environ, COLUMNS="200")  # wide enough that no quote wraps
+    env = dict(os.environ, COLUMNS="200", **(store_env(index) if index else {}))  # no quote wraps
     return subprocess.run(command, capture_output=True, text=True, cwd=cwd, timeout=300, env=env)
 
 
-@pytest.fixture(scope="module")
-def index(seed_service) -> Path:
-    return seed_service.settings.index_dir
+@pytest.fixture(scope="module", params=["local", "milvus"])
+def index(request: pytest.FixtureRequest) -> Path:
+    """The seed index in each store: the commands behave the same on both."""
+    service = request.getfixturevalue("seed_service" if request.param == "local" else "seed_milvus")
+    return service.settings.index_dir
 
 
 def test_ask_json_is_one_document_shaped_like_the_api(index):

@@ -357,7 +357,7 @@ class MilvusStore:
 
     def write(self, update: Update) -> int:
         dimension = update.manifest.dimension
-        self._create(dimension)
+        self.create(dimension)
         state = self._state() or {"version": 0, "next_row": 0}
         live = int(state["version"])
         version = live + 1
@@ -419,7 +419,8 @@ class MilvusStore:
             rows = [{key: k, "removed_in": version} for k in keys[begin : begin + BATCH]]
             self.client.upsert(name, rows, partial_update=True)
 
-    def _create(self, dimension: int) -> None:
+    def create(self, dimension: int) -> None:
+        """The three collections, their fields and indexes, where they do not exist yet."""
         from pymilvus import DataType, Function, FunctionType
 
         client = self.client

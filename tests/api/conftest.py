@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -14,6 +13,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.conftest import store_env, store_index
 
 
 @dataclass
@@ -44,7 +45,7 @@ def free_port() -> int:
 def start_server(index: Path, **env: str) -> Server:
     """Start `rag serve` and wait until /readyz says ready (the model and index are loaded)."""
     port = free_port()
-    full_env = dict(os.environ, **{f"RAG_{k.upper()}": v for k, v in env.items()})
+    full_env = dict(os.environ, **store_env(index), **{f"RAG_{k.upper()}": v for k, v in env.items()})
     log = open(index.parent / f"server-{port}.log", "wb")  # noqa: SIM115 (the server's lifetime)
     process = subprocess.Popen(
         [sys.executable, "-m", "rag.cli", "serve", "--port", str(port), "--index", str(index)],
@@ -67,11 +68,15 @@ def start_server(index: Path, **env: str) -> Server:
 
 
 @pytest.fixture(scope="module")
-def seed_index(seed_service, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def store() -> str:
+    """The store a module's index lives in; the contract modules parametrise it over both."""
+    return "local"
+
+
+@pytest.fixture(scope="module")
+def seed_index(store: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A private copy of the seed index that a module's server may change."""
-    target = tmp_path_factory.mktemp("served") / "index"
-    shutil.copytree(seed_service.settings.index_dir, target)
-    return target
+    return store_index(store, request, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

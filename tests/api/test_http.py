@@ -1,4 +1,5 @@
-"""The HTTP API of CONTRACT.md against a real server: endpoints, errors, auth, uploads, restarts."""
+"""The HTTP API of CONTRACT.md against a real server: endpoints, errors, auth, uploads, restarts; once
+over each store (RAG_STORE=local and milvus, the latter on a Milvus Lite server), same assertions."""
 
 from __future__ import annotations
 
@@ -12,6 +13,11 @@ from tests.conftest import DOCS, PASSAGE_FIELDS
 
 pytestmark = pytest.mark.slow
 QUESTION = "What did Lavrov say about refugees returning to Syria?"
+
+
+@pytest.fixture(scope="module", params=["local", "milvus"])
+def store(request: pytest.FixtureRequest) -> str:
+    return request.param
 
 
 def test_health_readiness_and_openapi(server):
