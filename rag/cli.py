@@ -90,13 +90,24 @@ def _progress_bar(quiet: bool, label: str) -> Iterator[Callable[[int, int], None
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @index_option
 @click.option("--quiet", is_flag=True, help="No progress bar and no summary line.")
-def ingest(paths: tuple[Path, ...], index_dir: Path | None, quiet: bool) -> None:
+@click.option(
+    "--ray",
+    "ray_address",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    metavar="[ADDRESS]",
+    help="Chunk and embed on a Ray cluster (a local one without ADDRESS); needs the [scale] extra.",
+)
+def ingest(paths: tuple[Path, ...], index_dir: Path | None, quiet: bool, ray_address: str | None) -> None:
     """Index transcripts (.txt, .md, .vtt, .srt) from PATHS (default: docs_raw/), incrementally."""
     from rag.service import Service
 
+    if ray_address and Path(ray_address).exists():
+        raise BadInput(f"--ray took {ray_address} for a cluster address: put the paths before --ray")
     service = Service(_settings(index_dir=index_dir))
     with _progress_bar(quiet, "embedding") as progress:
-        report = service.ingest(list(paths) or None, progress)
+        report = service.ingest(list(paths) or None, progress, ray_address)
     for _, reason in report.skipped:
         click.echo(f"warning: skipped {reason}", err=True)
     for file, doc_id in report.renamed:

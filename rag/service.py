@@ -7,7 +7,7 @@ import hashlib
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path, PurePath
@@ -21,7 +21,7 @@ from rag.answer.tokens import TokenCounter
 from rag.config import Settings, fusion_weights
 from rag.embed import Embedder
 from rag.errors import BadInput, Conflict, IndexCorrupt, IndexMismatch, NotFound, SkippedFile
-from rag.index.base import Store, Update, require
+from rag.index.base import Embedded, Store, Update, require
 from rag.index.store import FORMAT_VERSION, Manifest, built_with, rebuild_reason
 from rag.index.writers import Ticket, WriterQueue
 from rag.ingest.chunk import (
@@ -365,12 +365,15 @@ class Service:
         )
         return chunk_document(doc, self.embedder.count_tokens, settings)
 
-    def ingest(self, paths: Sequence[Path] | None = None, progress: Progress | None = None) -> IngestReport:
+    def ingest(
+        self, paths: Sequence[Path] | None = None, progress: Progress | None = None, ray: str | None = None
+    ) -> IngestReport:
         """Bring the index in step with the transcript files under `paths` (default: the docs dir).
 
         New and changed files are embedded, unchanged ones (same sha256) are kept as they are, and
         documents whose source file is gone are removed. A change of model or chunking rebuilds all.
         Bad files are skipped and reported; the previous index stays live until the new one is complete.
+        With `ray` (a Ray cluster's address, or "" for a local one), chunking and embedding run on Ray.
         """
         started = time.perf_counter()
         report = IngestReport()
@@ -392,7 +395,7 @@ class Service:
             if not (fresh or report.removed or report.rebuild_reason) and old:
                 report.chunks = old.chunks
             else:
-                self._write_generation(not report.rebuild_reason, previous, fresh, report, progress)
+                self._write_generation(not report.rebuild_reason, previous, fresh, report, progress, ray)
         report.seconds = time.perf_counter() - started
         return report
 
@@ -533,15 +536,40 @@ class Service:
         fresh: list[Document],
         report: IngestReport,
         progress: Progress | None,
+        ray: str | None = None,
     ) -> None:
-        """Chunk and embed the fresh documents, then write the next version (on the live one, or from
-        scratch) atomically."""
+        """Chunk and embed the fresh documents (here, or on a Ray cluster when `ray` is an address or ""
+        for a local one) and write the next version (on the live one, or from scratch) atomically."""
         documents = dict(previous) if base else {}
         drop = [d for d in report.removed + [d.doc_id for d in fresh] if d in documents]
         for doc_id in drop:
             documents.pop(doc_id)
-        chunked = [(doc, self.chunk(doc)) for doc in fresh]
         report.languages = {doc.doc_id: doc.language for doc in fresh}
+        if ray is None:
+            embedded: Iterable[Embedded] = self._embedded(fresh, progress)
+        else:
+            from rag.ingest.distributed import embed_on_ray
+
+            embedded = embed_on_ray(fresh, self, ray, progress)
+
+        def counted() -> Iterator[Embedded]:
+            for item in embedded:
+                report.embedded += len(item[1])
+                yield item
+
+        manifest = Manifest(
+            model=self.embedder.name,
+            backend=self.embedder.backend,
+            quantisation=self.embedder.quantisation,
+            dimension=self.embedder.dimension,
+            model_max_tokens=self.embedder.max_tokens,
+            chunking=self.signature["chunking"],
+        )
+        report.chunks = self.store.write(Update(base, drop, counted(), manifest, documents))
+
+    def _embedded(self, docs: list[Document], progress: Progress | None) -> list[Embedded]:
+        """Each document with its passages and their vectors, embedded here in one pass."""
+        chunked = [(doc, self.chunk(doc)) for doc in docs]
         inputs = [c.embedding_input for _, chunks in chunked for c in chunks]
         done = 0
 
@@ -552,18 +580,8 @@ class Service:
                 progress(done, len(inputs))
 
         vectors = self.embedder.encode(inputs, advance)
-        for doc, chunks in chunked:
-            documents[doc.doc_id] = {"sha256": doc.sha256, "chunks": len(chunks), "source": doc.source}
-        manifest = Manifest(
-            model=self.embedder.name,
-            backend=self.embedder.backend,
-            quantisation=self.embedder.quantisation,
-            dimension=self.embedder.dimension,
-            model_max_tokens=self.embedder.max_tokens,
-            chunking=self.signature["chunking"],
-        )
-        report.chunks = self.store.write(Update(base, drop, chunked, vectors, manifest, documents))
-        report.embedded = len(inputs)
+        bounds = np.cumsum([0] + [len(chunks) for _, chunks in chunked])
+        return [(doc, chunks, vectors[bounds[i] : bounds[i + 1]]) for i, (doc, chunks) in enumerate(chunked)]
 
 
 def open_store(settings: Settings) -> Store:

@@ -11,7 +11,7 @@ follow-ups all speak of rows.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -90,19 +90,28 @@ class PassageReader(Protocol):
         ...
 
 
+Embedded = tuple[Document, list[Chunk], np.ndarray]  # a document, its passages and their vectors
+
+
 @dataclass
 class Update:
     """One atomic write: documents dropped (deleted or about to be replaced) and documents added.
 
-    `base` False builds from nothing (a rebuild); `documents` is the manifest's map afterwards.
+    `base` False builds from nothing (a rebuild). `fresh` is consumed once, as it comes (embedding may
+    still be running): stores write it in batches. `documents` is the manifest's map of the documents
+    kept; each fresh one is added to it (manifest_entry) as it is written.
     """
 
     base: bool
     drop: list[str]
-    fresh: list[tuple[Document, list[Chunk]]]
-    vectors: np.ndarray
+    fresh: Iterable[Embedded]
     manifest: Manifest
     documents: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def manifest_entry(doc: Document, chunks: int) -> dict[str, Any]:
+    """A document as the manifest records it: what re-ingesting compares, and where it came from."""
+    return {"sha256": doc.sha256, "chunks": chunks, "source": doc.source}
 
 
 class Store(Protocol):

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from rag.index.base import Update
+from rag.index.base import Update, manifest_entry
 from rag.index.dense import DenseIndex
 from rag.index.lexical import BM25_WEIGHTS, ChunkStore
 from rag.index.store import (
@@ -263,12 +263,13 @@ class LocalStore:
             else:
                 store = ChunkStore(staging / DATABASE, create=True)
                 dense = DenseIndex.empty(update.manifest.dimension)
-            row = offset = store.next_row()
-            for doc, chunks in update.fresh:
+            row = store.next_row()
+            for doc, chunks, vectors in update.fresh:
                 store.put(doc, chunks, range(row, row + len(chunks)))
+                if chunks:
+                    dense.add(vectors, np.arange(row, row + len(chunks)))
+                update.documents[doc.doc_id] = manifest_entry(doc, len(chunks))
                 row += len(chunks)
-            if row > offset:
-                dense.add(update.vectors, np.arange(offset, row))
             dense.fit(self.ann_threshold)
             store.commit()
             store.close()

@@ -55,12 +55,14 @@ class _NoClientTimestamps(logging.Filter):
         return "mvccTs" not in record.getMessage()
 
 
+logging.getLogger("pymilvus.client.iterator.query_iterator").addFilter(_NoClientTimestamps())
+
+
 def _client(uri: str, token: str | None) -> Any:
     try:
         from pymilvus import MilvusClient
     except ImportError:
         raise IndexCorrupt("RAG_STORE=milvus needs pymilvus: pip install 'transcript-rag[scale]'") from None
-    logging.getLogger("pymilvus").addFilter(_NoClientTimestamps())
     if "://" not in uri:
         Path(uri).parent.mkdir(parents=True, exist_ok=True)
     return MilvusClient(uri=uri, token=token or "")
@@ -369,19 +371,19 @@ class MilvusStore:
         row = int(state["next_row"])
         passages: list[dict[str, Any]] = []
         documents: list[dict[str, Any]] = []
-        vectors = iter(update.vectors)
-        for doc, chunks in update.fresh:
+        for doc, chunks, vectors in update.fresh:
             documents += _document_rows(doc, len(chunks), version)
-            for i, c in enumerate(chunks):
-                passages.append(
-                    _passage_row(
-                        doc, c, row + i, row + i + 1 if i + 1 < len(chunks) else -1, next(vectors), version
-                    )
-                )
+            for i, (c, vector) in enumerate(zip(chunks, vectors, strict=True)):
+                following = row + i + 1 if i + 1 < len(chunks) else -1
+                passages.append(_passage_row(doc, c, row + i, following, vector, version))
             row += len(chunks)
+            for kind, rows in (("passages", passages), ("documents", documents)):
+                if len(rows) >= BATCH:
+                    self.client.insert(self._name(kind), rows)
+                    rows.clear()
         for kind, rows in (("passages", passages), ("documents", documents)):
-            for begin in range(0, len(rows), BATCH):
-                self.client.insert(self._name(kind), rows[begin : begin + BATCH])
+            if rows:
+                self.client.insert(self._name(kind), rows)
         update.manifest.dense = {"type": "hnsw", **HNSW, "metric": "IP"}
         update.manifest.chunks = 0
         manifest = {k: v for k, v in update.manifest.__dict__.items() if k not in ("documents", "built_at")}
