@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     milvus_uri: str = "index/milvus.db"
     milvus_token: str | None = None
     milvus_prefix: str = Field("rag_", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,200}$")
+    # CPUs of the local Ray cluster `rag ingest --ray` starts when given no address (default: all).
+    ray_cpus: int | None = Field(None, ge=1)
     docs_dir: Path = Path("docs_raw")
 
     # A sentence-transformers model name or a local directory. The default loads offline from the

@@ -98,6 +98,7 @@ def embed_on_ray(
     if started_here:
         ray.init(
             address=address or None,
+            num_cpus=None if address else service.settings.ray_cpus,
             include_dashboard=False,
             logging_level=logging.ERROR,
             log_to_driver=False,
