@@ -5,9 +5,9 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
-from collections.abc import Iterable
-from datetime import date
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from rag.types import Chunk, Document, Paragraph
 
@@ -58,14 +58,8 @@ class ChunkStore:
     def close(self) -> None:
         self.db.close()
 
-    def put(
-        self, doc: Document, chunks: list[Chunk], rows: Iterable[int], speakers: dict[str, str] | None = None
-    ) -> None:
-        """Store a document and its chunks at rows; `speakers` gives, per speaker label, the words BM25
-        finds that speaker by (rag.ingest.roles.speaker_fields; the label alone when missing)."""
-        paragraphs = json.dumps(
-            [[p.start, p.end, p.speaker, p.is_question, p.t_start, p.t_end] for p in doc.paragraphs]
-        )
+    def put(self, doc: Document, chunks: list[Chunk], rows: Iterable[int]) -> None:
+        paragraphs = paragraphs_json(doc)
         self.db.execute(
             "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
@@ -183,28 +177,28 @@ class ChunkStore:
         return dict(self.db.execute("SELECT doc_id, COUNT(*) FROM chunks GROUP BY doc_id").fetchall())
 
     def documents(self) -> list[Document]:
-        return [_document(r) for r in self.db.execute("SELECT * FROM documents ORDER BY doc_id")]
+        return [document_from(r) for r in self.db.execute("SELECT * FROM documents ORDER BY doc_id")]
 
     def document(self, doc_id: str) -> Document | None:
         row = self.db.execute("SELECT * FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
-        return _document(row) if row else None
+        return document_from(row) if row else None
 
     def chunks(self, doc_id: str) -> list[Chunk]:
         return [
-            _chunk(r)
+            chunk_from(r)
             for r in self.db.execute("SELECT * FROM chunks WHERE doc_id = ? ORDER BY start", (doc_id,))
         ]
 
 
-def date_words(iso: str | None) -> str:
-    """A date as BM25 indexes it: "2021-01-22" -> "2021 January 22", so "January 2021" finds it."""
-    if not iso:
-        return ""
-    day = date.fromisoformat(iso)
-    return f"{day.year} {day:%B} {day.day}"
+def paragraphs_json(doc: Document) -> str:
+    """A document's paragraphs as stored (both stores): [start, end, speaker, is_question, t_start, t_end]."""
+    return json.dumps(
+        [[p.start, p.end, p.speaker, p.is_question, p.t_start, p.t_end] for p in doc.paragraphs]
+    )
 
 
-def _document(r: sqlite3.Row) -> Document:
+def document_from(r: Mapping[str, Any]) -> Document:
+    """A document from its stored fields (a row of `documents`, or the Milvus store's pieces joined)."""
     paragraphs = tuple(
         Paragraph(s, e, sp, bool(q), t0, t1) for s, e, sp, q, t0, t1 in json.loads(r["paragraphs"])
     )
@@ -225,7 +219,8 @@ def _document(r: sqlite3.Row) -> Document:
     )
 
 
-def _chunk(r: sqlite3.Row) -> Chunk:
+def chunk_from(r: Mapping[str, Any]) -> Chunk:
+    """A passage from its stored fields (a row of `chunks`, or of the Milvus store's passages)."""
     return Chunk(
         chunk_id=r["chunk_id"],
         doc_id=r["doc_id"],

@@ -34,9 +34,10 @@ import numpy as np
 
 from rag.errors import IndexCorrupt
 from rag.index.base import RECORD_FIELDS, Update
+from rag.index.lexical import chunk_from, document_from, paragraphs_json
 from rag.index.store import Manifest, writer_lock
 from rag.text import WORD, content_words
-from rag.types import Chunk, Document, Filters, Paragraph
+from rag.types import Chunk, Document, Filters
 
 NEVER = 2**62  # removed_in of a passage no version has removed
 PIECE_CHARS = 16_000  # 4 bytes a character at most: a piece stays under VARCHAR's 65,535 bytes
@@ -270,22 +271,7 @@ class MilvusPassages:
         expr = f"doc_id == {_quote(doc_id)} and {_visible(self.version)}"
         fields = [*_ROW_FIELDS, "n_tokens", "is_question"]
         rows = self.client.query(self.passages, filter=expr, output_fields=fields)
-        return [
-            Chunk(
-                chunk_id=r["chunk_id"],
-                doc_id=r["doc_id"],
-                speaker=r["speaker"],
-                start=int(r["start"]),
-                end=int(r["end"]),
-                text=r["text"],
-                n_tokens=int(r["n_tokens"]),
-                context=r["context"],
-                is_question=bool(r["is_question"]),
-                t_start=r["t_start"],
-                t_end=r["t_end"],
-            )
-            for r in sorted(rows, key=lambda r: r["start"])
-        ]
+        return [chunk_from(r) for r in sorted(rows, key=lambda r: r["start"])]
 
     def chunk_counts(self) -> dict[str, int]:
         expr = f"piece == 0 and {_visible(self.version)}"
@@ -537,15 +523,7 @@ def _document_rows(doc: Document, chunks: int, version: int) -> list[dict[str, A
         "source_url": doc.source_url,
         "chunks": chunks,
     }
-    body = json.dumps(
-        {
-            "text": doc.text,
-            "paragraphs": [
-                [p.start, p.end, p.speaker, p.is_question, p.t_start, p.t_end] for p in doc.paragraphs
-            ],
-        },
-        ensure_ascii=False,
-    )
+    body = json.dumps({"text": doc.text, "paragraphs": paragraphs_json(doc)}, ensure_ascii=False)
     pieces = [body[i : i + PIECE_CHARS] for i in range(0, len(body), PIECE_CHARS)] or [""]
     return [
         {
@@ -564,18 +542,4 @@ def _document_rows(doc: Document, chunks: int, version: int) -> list[dict[str, A
 
 def _document(doc_id: str, meta: dict[str, Any], pieces: dict[int, str]) -> Document:
     body = json.loads("".join(pieces[i] for i in sorted(pieces)))
-    return Document(
-        doc_id=doc_id,
-        title=meta["title"],
-        date=meta["date"],
-        time=meta["time"],
-        place=meta["place"],
-        speaker=meta["speaker"],
-        text=body["text"],
-        paragraphs=tuple(Paragraph(s, e, sp, bool(q), t0, t1) for s, e, sp, q, t0, t1 in body["paragraphs"]),
-        sha256=meta["sha256"],
-        source=meta["source"],
-        format=meta["format"],
-        language=meta["language"],
-        source_url=meta["source_url"],
-    )
+    return document_from({**meta, **body, "doc_id": doc_id})
