@@ -94,7 +94,7 @@ def milvus_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     pytest.importorskip("pymilvus", reason="the [scale] extra is not installed")
     import socket
 
-    from pymilvus import MilvusClient
+    from rag.index.milvus import _client
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -111,7 +111,7 @@ def milvus_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     deadline = time.monotonic() + 120
     while True:
         try:
-            MilvusClient(uri=uri).list_collections()
+            _client(uri, None).list_collections()
             break
         except Exception:
             assert process.poll() is None and time.monotonic() < deadline, (data / "server.log").read_text()
@@ -138,9 +138,7 @@ def seed_milvus(milvus_uri: str, tmp_path_factory: pytest.TempPathFactory, embed
 
 def copy_milvus(source: Service, index: Path, prefix: str) -> Path:
     """A private copy of a Milvus index under another prefix (every row, the vectors too)."""
-    from pymilvus import MilvusClient
-
-    client = MilvusClient(uri=source.settings.milvus_uri)
+    client = source.store.client  # type: ignore[attr-defined]
     old = source.settings.milvus_prefix
     target = Service(milvus_settings(source.settings.milvus_uri, index, prefix), source.embedder)
     target.store.create(source.embedder.dimension)  # type: ignore[attr-defined]

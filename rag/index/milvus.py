@@ -16,8 +16,9 @@ right after a write sees it (real Milvus defaults to Bounded).
 
 Milvus Lite 3.x (a file path as the URI) differs from a server: its analyser knows only the standard and
 jieba tokenizers (no English stemming, unlike FTS5's porter), BM25 scores are negative (only the order is
-used), sparse searches need drop_ratio_search 0, and one process only may open a .db file: several
-processes share one through `milvus-lite server --host 127.0.0.1`.
+used), sparse searches need drop_ratio_search 0, one process only may open a .db file (several processes share
+one through `milvus-lite server --host 127.0.0.1`), and its server cuts a client that sends keepalive pings
+while idle.
 """
 
 from __future__ import annotations
@@ -66,7 +67,10 @@ def _client(uri: str, token: str | None) -> Any:
         raise IndexCorrupt("RAG_STORE=milvus needs pymilvus: pip install 'transcript-rag[scale]'") from None
     if "://" not in uri:
         Path(uri).parent.mkdir(parents=True, exist_ok=True)
-    return MilvusClient(uri=uri, token=token or "")
+    # No keepalive pings while idle: a Milvus Lite server answers pymilvus's (every 10 s) with GOAWAY
+    # "too many pings", after which the connection's next call fails.
+    quiet = {"grpc.keepalive_permit_without_calls": False, "grpc.keepalive_time_ms": 60_000}
+    return MilvusClient(uri=uri, token=token or "", grpc_options=quiet)
 
 
 def _quote(value: str) -> str:

@@ -64,13 +64,13 @@ class Chunker(_Worker):
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list[Any]]:
         rows: dict[str, list[Any]] = {"doc_id": [], "i": [], "of": [], "chunk": [], "input": [], "length": []}
-        for doc in batch["doc"]:
+        for pickled in batch["doc"]:
+            doc: Document = pickle.loads(pickled)
             chunks = chunk_document(doc, self.embedder.count_tokens, self.chunking)
             for i, chunk in enumerate(chunks or [None]):
                 text = chunk.embedding_input if chunk else ""
-                for key, value in zip(
-                    rows, (doc.doc_id, i, len(chunks), chunk, text, len(text)), strict=True
-                ):
+                row = (doc.doc_id, i, len(chunks), pickle.dumps(chunk), text, len(text))
+                for key, value in zip(rows, row, strict=True):
                     rows[key].append(value)
         return rows
 
