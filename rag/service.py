@@ -22,7 +22,7 @@ from rag.config import Settings, fusion_weights
 from rag.embed import Embedder
 from rag.errors import BadInput, Conflict, IndexCorrupt, IndexMismatch, NotFound, SkippedFile
 from rag.index.base import Embedded, Store, Update, require
-from rag.index.store import FORMAT_VERSION, Manifest, built_with, rebuild_reason
+from rag.index.store import FORMAT_VERSION, Manifest, rebuild_reason
 from rag.index.writers import Ticket, WriterQueue
 from rag.ingest.chunk import (
     MAX_SENTENCES,
@@ -68,13 +68,13 @@ class Service:
 
     def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
         self.settings = settings
-        self.embedder = embedder or Embedder.from_settings(settings, built_with(settings.index_dir))
+        self.store = open_store(settings)
+        self.embedder = embedder or Embedder.from_settings(settings, _recorded_backend(self.store))
         self.extractive = ExtractiveSettings()
         self.reranker = Reranker(settings.reranker) if settings.reranker else None
         self._loaded: _Generation | None = None
         self._load_lock = threading.RLock()  # reading() holds it while _live() loads
         self.writers = WriterQueue(settings.max_queued_writes, settings.write_wait_seconds)
-        self.store = open_store(settings)
 
     # -- reading -------------------------------------------------------------------------------------
 
@@ -582,6 +582,15 @@ class Service:
         vectors = self.embedder.encode(inputs, advance)
         bounds = np.cumsum([0] + [len(chunks) for _, chunks in chunked])
         return [(doc, chunks, vectors[bounds[i] : bounds[i + 1]]) for i, (doc, chunks) in enumerate(chunked)]
+
+
+def _recorded_backend(store: Store) -> tuple[str, str | None] | None:
+    """The embedding backend and int8 config the live index was built with, if there is one to read."""
+    try:
+        manifest = store.manifest()
+    except Exception:  # unreadable or unreachable: reported, with its fix, when the index is opened
+        return None
+    return (manifest.backend, manifest.quantisation) if manifest else None
 
 
 def open_store(settings: Settings) -> Store:

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.errors import IndexCorrupt
+from rag.errors import IndexCorrupt, RagError
 from rag.index.base import RECORD_FIELDS, Update
 from rag.index.lexical import chunk_from, document_from, paragraphs_json
 from rag.index.store import Manifest, writer_lock
@@ -64,7 +64,7 @@ def _client(uri: str, token: str | None) -> Any:
     try:
         from pymilvus import MilvusClient
     except ImportError:
-        raise IndexCorrupt("RAG_STORE=milvus needs pymilvus: pip install 'transcript-rag[scale]'") from None
+        raise RagError("RAG_STORE=milvus needs pymilvus: pip install 'transcript-rag[scale]'") from None
     if "://" not in uri:
         Path(uri).parent.mkdir(parents=True, exist_ok=True)
     # No keepalive pings while idle: a Milvus Lite server answers pymilvus's (every 10 s) with GOAWAY
