@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -188,6 +188,20 @@ class ChunkStore:
             chunk_from(r)
             for r in self.db.execute("SELECT * FROM chunks WHERE doc_id = ? ORDER BY start", (doc_id,))
         ]
+
+
+def analysed(texts: Sequence[str]) -> list[str]:
+    """Each text as the index's FTS5 tokenizer sees it: its tokens (lower-cased, diacritics removed, Porter
+    stems) in order, joined by spaces. The Milvus store indexes and searches these, so that its BM25 splits
+    and stems words exactly as the local store's does."""
+    with contextlib.closing(sqlite3.connect(":memory:")) as scratch:
+        scratch.execute(f"CREATE VIRTUAL TABLE t USING fts5(x, tokenize='{TOKENIZER}')")
+        scratch.execute("CREATE VIRTUAL TABLE v USING fts5vocab(t, instance)")
+        scratch.executemany("INSERT INTO t(rowid, x) VALUES (?,?)", enumerate(texts))
+        tokens: list[list[str]] = [[] for _ in texts]
+        for doc, term in scratch.execute("SELECT doc, term FROM v ORDER BY doc, offset"):
+            tokens[doc].append(term)
+    return [" ".join(t) for t in tokens]
 
 
 def paragraphs_json(doc: Document) -> str:

@@ -14,11 +14,12 @@ the state row to V, one upsert. A writer killed before that leaves version `live
 removes its leftovers first. Every collection is created with consistency level Strong, so a search
 right after a write sees it (real Milvus defaults to Bounded).
 
-Milvus Lite 3.x (a file path as the URI) differs from a server: its analyser knows only the standard and
-jieba tokenizers (no English stemming, unlike FTS5's porter), BM25 scores are negative (only the order is
-used), sparse searches need drop_ratio_search 0, one process only may open a .db file (several processes share
-one through `milvus-lite server --host 127.0.0.1`), and its server cuts a client that sends keepalive pings
-while idle.
+BM25 runs over `lexical`: the passage and its question as the local store's FTS5 tokenizer splits and
+stems them (lexical.analysed), so that both stores find the same words; Milvus Lite 3.x's own analysers
+(standard and jieba) do not stem. Milvus Lite 3.x (a file path as the URI) differs from a server too:
+BM25 scores are negative (only the order is used), sparse searches need drop_ratio_search 0, one process
+only may open a .db file (several processes share one through `milvus-lite server --host 127.0.0.1`), and
+its server cuts a client that sends keepalive pings while idle.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ import numpy as np
 
 from rag.errors import IndexCorrupt, RagError
 from rag.index.base import RECORD_FIELDS, Update
-from rag.index.lexical import chunk_from, document_from, paragraphs_json
+from rag.index.lexical import analysed, chunk_from, document_from, paragraphs_json
 from rag.index.store import Manifest, writer_lock
 from rag.text import WORD, content_words
 from rag.types import Chunk, Document, Filters
@@ -139,11 +140,12 @@ class MilvusPassages:
 
     def lexical(self, question: str, depth: int, filters: Filters) -> list[int]:
         """Milvus's BM25 over `lexical`; Milvus Lite's scores are negative, its order is right."""
-        if not content_words(question):
+        words = analysed([" ".join(content_words(question))])[0]
+        if not words:
             return []
         found = self.client.search(
             self.passages,
-            data=[question],
+            data=[words],
             anns_field="sparse",
             limit=depth,
             filter=filter_expression(filters, self.version),
@@ -156,15 +158,16 @@ class MilvusPassages:
         return self._counted(self.passages, f"TEXT_MATCH(lexical, '{word}') and {_visible(self.version)}")
 
     def coverage(self, question: str, rows: list[int]) -> dict[int, float]:
-        """IDF weights from TEXT_MATCH counts (words as the analyser splits them, unstemmed)."""
+        """IDF weights from TEXT_MATCH counts of the words as FTS5 stems them, as the local store's."""
         n = len(self)
         weights: dict[str, float] = {}
         found: dict[int, float] = dict.fromkeys(rows, 0.0)
         for term in content_words(question):
-            weights[term] = float(np.log((n + 1) / (self._matches(term) + 0.5)))
+            stem = (analysed([term])[0] or term).split()[0]
+            weights[term] = float(np.log((n + 1) / (self._matches(stem) + 0.5)))
             for hit in self.client.query(
                 self.passages,
-                filter=f"row in {list(rows)} and TEXT_MATCH(lexical, '{term}')",
+                filter=f"row in {list(rows)} and TEXT_MATCH(lexical, '{stem}')",
                 output_fields=["row"],
             ):
                 found[int(hit["row"])] += weights[term]
@@ -363,9 +366,10 @@ class MilvusStore:
         documents: list[dict[str, Any]] = []
         for doc, chunks, vectors in update.fresh:
             documents += _document_rows(doc, len(chunks), version)
-            for i, (c, vector) in enumerate(zip(chunks, vectors, strict=True)):
+            words = analysed([f"{c.text}\n{c.context}" for c in chunks])
+            for i, (c, vector, lexical) in enumerate(zip(chunks, vectors, words, strict=True)):
                 following = row + i + 1 if i + 1 < len(chunks) else -1
-                passages.append(_passage_row(doc, c, row + i, following, vector, version))
+                passages.append(_passage_row(doc, c, row + i, following, vector, lexical, version))
             row += len(chunks)
             for kind, rows in (("passages", passages), ("documents", documents)):
                 if len(rows) >= BATCH:
@@ -488,7 +492,7 @@ class MilvusStore:
 
 
 def _passage_row(
-    doc: Document, c: Chunk, row: int, next_row: int, vector: np.ndarray, version: int
+    doc: Document, c: Chunk, row: int, next_row: int, vector: np.ndarray, lexical: str, version: int
 ) -> dict[str, Any]:
     return {
         "row": row,
@@ -506,7 +510,7 @@ def _passage_row(
         "next_row": next_row,
         "text": c.text,
         "context": c.context,
-        "lexical": f"{c.text}\n{c.context}" if c.context else c.text,
+        "lexical": lexical,
         "vector": np.asarray(vector, dtype=np.float32).tolist(),
         "added_in": version,
         "removed_in": NEVER,
