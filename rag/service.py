@@ -21,7 +21,7 @@ from rag.answer.tokens import TokenCounter
 from rag.config import Settings, fusion_weights
 from rag.embed import Embedder
 from rag.errors import BadInput, Conflict, IndexCorrupt, IndexMismatch, NotFound, SkippedFile
-from rag.index.base import Embedded, Store, Update, require
+from rag.index.base import Embedded, PassageReader, Store, Update, require
 from rag.index.store import FORMAT_VERSION, Manifest, rebuild_reason
 from rag.index.writers import Ticket, WriterQueue
 from rag.ingest.chunk import (
@@ -606,7 +606,7 @@ def open_store(settings: Settings) -> Store:
     return LocalStore(settings.index_dir, settings.ann_threshold, settings.bm25_budget)
 
 
-def _with_questions(passages: list[Passage], store: ChunkStore) -> list[Passage]:
+def _with_questions(passages: list[Passage], store: PassageReader) -> list[Passage]:
     """Each reply with the whole question it answers, read from its document."""
     docs = {doc_id: store.document(doc_id) for doc_id in {p.doc_id for p in passages}}
     return [

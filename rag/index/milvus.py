@@ -276,7 +276,7 @@ class MilvusPassages:
 
     def chunks(self, doc_id: str) -> list[Chunk]:
         expr = f"doc_id == {_quote(doc_id)} and {_visible(self.version)}"
-        fields = [*_ROW_FIELDS, "n_tokens", "is_question"]
+        fields = [*_ROW_FIELDS, "context", "n_tokens", "is_question"]
         rows = self.client.query(self.passages, filter=expr, output_fields=fields)
         return [chunk_from(r) for r in sorted(rows, key=lambda r: r["start"])]
 
