@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import unicodedata
 from collections.abc import Sequence
@@ -108,8 +109,17 @@ class Retriever:
         rows = [h.row for h in hits[:top]]
         if not rows:
             return 0.0
-        coverage = self.store.coverage(question, rows)
+        coverage = self._coverage(question, rows)
         return max((h.cosine or 0.0) + coverage_weight * coverage[h.row] for h in hits[:top])
+
+    def _coverage(self, question: str, rows: list[int]) -> dict[int, float]:
+        """Per row, the IDF-weighted share of the question's content words it holds."""
+        found = self.store.word_matches(question, rows)
+        n = found.passages
+        weights = {word: math.log((n + 1) / (count + 0.5)) for word, (count, _) in found.words.items()}
+        total = sum(weights.values())
+        share = {row: sum(w for word, w in weights.items() if row in found.words[word][1]) for row in rows}
+        return {row: value / total if total else 0.0 for row, value in share.items()}
 
     def phrase_spans(self, phrases: Sequence[str], filters: Filters, limit: int = 5) -> list[tuple[str, int]]:
         """(doc_id, start) of the passages holding each phrase word for word, up to limit per phrase: the

@@ -29,6 +29,15 @@ RECORD_FIELDS = (
 )
 
 
+@dataclass(frozen=True)
+class WordMatches:
+    """Per content word of a question (as the store splits and stems words): how many passages of the
+    version hold it, and which of the rows asked about do; and how many passages the version has."""
+
+    passages: int
+    words: dict[str, tuple[int, set[int]]]
+
+
 class PassageReader(Protocol):
     """One consistent version of the index, read by any number of threads."""
 
@@ -48,8 +57,8 @@ class PassageReader(Protocol):
         """
         ...
 
-    def coverage(self, question: str, rows: list[int]) -> dict[int, float]:
-        """Per row, the IDF-weighted share of the question's content words it contains (for abstention)."""
+    def word_matches(self, question: str, rows: list[int]) -> WordMatches:
+        """How the question's content words meet this version and the given rows (for abstention)."""
         ...
 
     def follow_ups(self, rows: Sequence[int], filters: Filters) -> dict[int, int | None]:

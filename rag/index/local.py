@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from rag.index.base import Update, manifest_entry
+from rag.index.base import Update, WordMatches, manifest_entry
 from rag.index.dense import DenseIndex
 from rag.index.lexical import BM25_WEIGHTS, ChunkStore
 from rag.index.store import (
@@ -133,22 +133,18 @@ class LocalPassages:
                 extra[row] = extra.get(row, 0.0) + idf * f * (_BM25_K1 + 1) / (f + norm)
         return sorted(((row, score - extra.get(row, 0.0)) for row, score in scored), key=lambda item: item[1])
 
-    def coverage(self, question: str, rows: list[int]) -> dict[int, float]:
-        """IDF weights from FTS5's match counts; words matched as FTS5 stems them (porter)."""
-        n = self._chunk_count()
-        weights: dict[str, float] = {}
-        found: dict[int, float] = dict.fromkeys(rows, 0.0)
+    def word_matches(self, question: str, rows: list[int]) -> WordMatches:
+        """FTS5's match counts, words matched as FTS5 stems them (porter)."""
         marks = ",".join("?" * len(rows))
+        words: dict[str, tuple[int, set[int]]] = {}
         for term in content_words(question):
             quoted = fts_query([term])
-            weights[term] = math.log((n + 1) / (self._matches(quoted, n) + 0.5))
-            for (row,) in self.chunk_store.db.execute(
+            holders = self.chunk_store.db.execute(
                 f"SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? AND rowid IN ({marks})",
                 (quoted, *rows),
-            ):
-                found[row] += weights[term]
-        total = sum(weights.values())
-        return {row: (value / total if total else 0.0) for row, value in found.items()}
+            )
+            words[term] = (self._matches(quoted, self._chunk_count()), {row for (row,) in holders})
+        return WordMatches(self._chunk_count(), words)
 
     def follow_ups(self, rows: Sequence[int], filters: Filters) -> dict[int, int | None]:
         marks = ",".join("?" * len(rows))

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from rag.errors import IndexCorrupt, RagError
-from rag.index.base import RECORD_FIELDS, Update
+from rag.index.base import RECORD_FIELDS, Update, WordMatches
 from rag.index.lexical import analysed, chunk_from, document_from, paragraphs_json
 from rag.index.store import Manifest, writer_lock
 from rag.text import WORD, content_words
@@ -157,22 +157,18 @@ class MilvusPassages:
     def _match_count(self, word: str) -> int:
         return self._counted(self.passages, f"TEXT_MATCH(lexical, '{word}') and {_visible(self.version)}")
 
-    def coverage(self, question: str, rows: list[int]) -> dict[int, float]:
-        """IDF weights from TEXT_MATCH counts of the words as FTS5 stems them, as the local store's."""
-        n = len(self)
-        weights: dict[str, float] = {}
-        found: dict[int, float] = dict.fromkeys(rows, 0.0)
+    def word_matches(self, question: str, rows: list[int]) -> WordMatches:
+        """TEXT_MATCH counts of the words as FTS5 stems them, as the local store's."""
+        words: dict[str, tuple[int, set[int]]] = {}
         for term in content_words(question):
             stem = (analysed([term])[0] or term).split()[0]
-            weights[term] = float(np.log((n + 1) / (self._matches(stem) + 0.5)))
-            for hit in self.client.query(
+            holders = self.client.query(
                 self.passages,
                 filter=f"row in {list(rows)} and TEXT_MATCH(lexical, '{stem}')",
                 output_fields=["row"],
-            ):
-                found[int(hit["row"])] += weights[term]
-        total = sum(weights.values())
-        return {row: (value / total if total else 0.0) for row, value in found.items()}
+            )
+            words[term] = (self._matches(stem), {int(hit["row"]) for hit in holders})
+        return WordMatches(len(self), words)
 
     def follow_ups(self, rows: Sequence[int], filters: Filters) -> dict[int, int | None]:
         questions = self.client.query(
