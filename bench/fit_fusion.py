@@ -55,15 +55,7 @@ def collect(name: str, service: Service, questions: list[EvalQuestion]) -> list[
     for q, vector in zip(questions, vectors, strict=True):
         found = retriever.candidates(q.question, vector, retriever.fusion.depth, Filters())
         texts = (
-            {
-                row: text
-                for row, text in retriever.store.db.execute(
-                    f"SELECT row, text FROM chunks WHERE row IN ({','.join('?' * len(found.rows))})",
-                    found.rows,
-                )
-            }
-            if found.rows
-            else {}
+            {row: r["text"] for row, r in retriever.store.records(found.rows).items()} if found.rows else {}
         )
         relevant = np.array([is_relevant(texts[row], q.relevant_passages) for row in found.rows], dtype=bool)
         examples.append(Example(name, q, found.features, relevant))

@@ -36,7 +36,8 @@ from rag.evaluate import load_questions
 from rag.index.dense import DenseIndex
 from rag.index.lexical import ChunkStore
 from rag.index.local import LocalPassages
-from rag.index.store import DATABASE, DENSE, Manifest, new_staging, publish
+from rag.index.store import DATABASE, DENSE, SENTENCES, Manifest, new_staging, publish
+from rag.ingest.chunk import MAX_SENTENCES
 from rag.ingest.clean import sentence_spans
 from rag.ingest.parse import parse_document, read_transcript
 from rag.retrieve import MODES

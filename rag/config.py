@@ -28,7 +28,7 @@ class Settings(BaseSettings):
     index_dir: Path = Path("index")
     # Where passages live: FAISS + SQLite under index_dir, or Milvus (extra [scale]): a file path runs
     # Milvus Lite in process, http://host:19530 a Milvus server or cluster (README, "When one machine is
-    # not enough"). Collections are named milvus_prefix + "passages", "documents", "state".
+    # not enough"). Collections are named milvus_prefix + "passages", "sentences", "documents", "state".
     store: Literal["local", "milvus"] = "local"
     milvus_uri: str = "index/milvus.db"
     milvus_token: str | None = None

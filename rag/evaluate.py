@@ -16,7 +16,6 @@ from rag.config import Settings
 from rag.embed import Embedder
 from rag.errors import BadInput
 from rag.fusion import SIGNALS
-from rag.index.store import current_generation
 from rag.retrieve import MODES, Mode
 from rag.service import Progress, Service
 from rag.types import Document, Filters, Paragraph, Passage
@@ -226,7 +225,7 @@ def corpus_service(
         raise BadInput(f"{directory}: no such directory of transcripts (--docs)")
     service = Service(settings, embedder)
     key = json.dumps({"docs": str(directory.resolve()), **service.signature}, sort_keys=True)
-    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    digest = _digest(key)
     index_dir = settings.cache_dir / "eval-indexes" / f"{directory.resolve().name}-{digest}"
     own = {
         "index_dir": index_dir,
@@ -328,15 +327,17 @@ def evaluate_beir(
     docs, queries, qrels = load_beir(directory)
     service = Service(settings, embedder)
     key = json.dumps({"beir": str(directory.resolve()), **service.signature}, sort_keys=True)
-    index_dir = settings.cache_dir / "eval-indexes" / f"beir-{directory.resolve().name}-{_digest(key)}"
-    service = Service(settings.model_copy(update={"index_dir": index_dir}), embedder)
-    known = {d.doc_id: d.sha256 for d in service.documents()} if current_generation(index_dir) else {}
+    digest = _digest(key)
+    index_dir = settings.cache_dir / "eval-indexes" / f"beir-{directory.resolve().name}-{digest}"
+    own = {"index_dir": index_dir, "milvus_prefix": f"{settings.milvus_prefix}beir_{digest}_"}
+    service = Service(settings.model_copy(update=own), embedder)
+    known = {d.doc_id: d.sha256 for d in service.documents()} if service.store.live() else {}
     seconds = 0.0
     if known != {d.doc_id: d.sha256 for d in docs}:
         report = service.add_documents(docs, progress)
         seconds = report.seconds
     retriever = service.retriever
-    chunks = retriever.store.chunk_count()
+    chunks = len(retriever.store)
     qids = sorted(queries)
     vectors = embedder.encode([queries[q] for q in qids], role="query")
     fusion = retriever.fusion

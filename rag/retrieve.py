@@ -12,7 +12,9 @@ from typing import Literal
 
 import numpy as np
 
+from rag.fusion import SIGNALS, fitted_weights, rank_feature
 from rag.index.base import PassageReader
+from rag.signals import date_match, question_dates
 from rag.types import Filters, Passage
 
 Mode = Literal["dense", "bm25", "hybrid"]
@@ -58,7 +60,7 @@ class Candidates:
 
 
 class Retriever:
-    """Fuses a store's dense and lexical candidates into passages. Thread-safe for readers."""
+    """Fuses a store's candidates and signals into passages. Thread-safe for readers."""
 
     def __init__(self, store: PassageReader, fusion: FusionSettings) -> None:
         self.store = store
@@ -82,22 +84,56 @@ class Retriever:
         Returns:
             (passages, hits) where hits[i] carries the evidence scores of passages[i].
         """
-        depth = max(self.fusion.depth, 4 * k)
-        dense = None
+        found = self.candidates(question, query_vector, max(self.fusion.depth, 4 * k), filters, mode)
+        fused = self._promote_answers(found.scores(self.fusion.weights), filters)
+        ordered = sorted(fused.items(), key=lambda item: -item[1])
+        return self._passages(ordered, found.cosines, k, collapse_duplicates)
+
+    def candidates(
+        self,
+        question: str,
+        query_vector: np.ndarray | None,
+        depth: int,
+        filters: Filters,
+        mode: Mode = "hybrid",
+    ) -> Candidates:
+        """Every passage among the top `depth` of dense, sentence and BM25 search (as the mode allows), with
+        its signals: each ranking as rank_feature reads it, the speaker the question names, its dates.
+        A signal the store does not have (sentence vectors, speaker fields: rag.index.base) stays 0."""
+        dense = sentence = None
         if mode in ("dense", "hybrid") and query_vector is not None:  # dense and BM25 run side by side
             dense = _SEARCHES.submit(self.store.dense, query_vector, depth, filters)
-        rankings: list[tuple[Sequence[int], float]] = []
+            if mode == "hybrid":
+                sentence = _SEARCHES.submit(self.store.sentences, query_vector, depth, filters)
+        rankings: dict[str, list[int]] = {}
         if mode in ("bm25", "hybrid"):
-            rankings.append((self.store.lexical(question, depth, filters), self.fusion.bm25_weight))
+            rankings["bm25"] = self.store.lexical(question, depth, filters)
         cosines: dict[int, float] = {}
         if dense is not None:
             dense_rows, scores = dense.result()
             cosines = dict(zip(dense_rows, scores, strict=True))
-            rankings.insert(0, (dense_rows, self.fusion.dense_weight))  # first: ties keep their order
-        fused = fuse(rankings, self.fusion.rrf_k)
-        fused = self._promote_answers(fused, filters)
-        ordered = sorted(fused.items(), key=lambda item: -item[1])
-        return self._passages(ordered, cosines, k, collapse_duplicates)
+            rankings["dense"] = dense_rows
+        if sentence is not None and (best := sentence.result()) is not None:
+            rankings["sentence"] = list(best)
+            cosines = {row: max(cosines.get(row, -1.0), best.get(row, -1.0)) for row in cosines | best}
+        rows = list(dict.fromkeys(row for name in SIGNALS for row in rankings.get(name, ())))
+        features = np.zeros((len(rows), len(SIGNALS)))
+        for column, name in enumerate(SIGNALS):
+            if name in rankings:
+                ranks = rank_feature(rankings[name], self.fusion.rrf_k)
+                features[:, column] = [ranks.get(row, 0.0) for row in rows]
+        if mode == "hybrid" and rows:
+            features[:, SIGNALS.index("speaker")] = self.store.speaker_match(question, rows)
+            features[:, SIGNALS.index("date")] = self._date_match(question, rows)
+        return Candidates(rows, features, cosines)
+
+    def _date_match(self, question: str, rows: list[int]) -> list[float]:
+        """How well each passage's document date matches the dates the question names (rag.signals)."""
+        mentions = question_dates(question)
+        if not mentions:
+            return [0.0] * len(rows)
+        records = self.store.records(rows)
+        return [date_match(mentions, records[row]["date"] if row in records else None) for row in rows]
 
     def evidence(self, question: str, hits: Sequence[Hit], coverage_weight: float, top: int = 3) -> float:
         """How well the top passages support an answer: the best, over the top hits, of cosine similarity

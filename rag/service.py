@@ -24,17 +24,9 @@ from rag.errors import BadInput, Conflict, IndexCorrupt, IndexMismatch, NotFound
 from rag.index.base import Embedded, PassageReader, Store, Update, require
 from rag.index.store import FORMAT_VERSION, Manifest, rebuild_reason
 from rag.index.writers import Ticket, WriterQueue
-from rag.ingest.chunk import (
-    MAX_SENTENCES,
-    ChunkSettings,
-    chunk_document,
-    question_answered,
-    sentence_inputs,
-)
+from rag.ingest.chunk import ChunkSettings, chunk_document, question_answered, sentence_inputs
 from rag.ingest.clean import decode
 from rag.ingest.parse import SUFFIXES, parse_document, read_transcript
-from rag.ingest.roles import speaker_fields
-from rag.rerank import Reranker
 from rag.retrieve import FusionSettings, Hit, Mode, Retriever
 from rag.types import Answer, Chunk, Document, Filters, IngestReport, Passage
 from rag.verify import Alignment, Verification, judge, turns
@@ -546,7 +538,7 @@ class Service:
             documents.pop(doc_id)
         report.languages = {doc.doc_id: doc.language for doc in fresh}
         if ray is None:
-            embedded: Iterable[Embedded] = self._embedded(fresh, progress)
+            embedded: Iterable[Embedded] = self._embedded(fresh, progress, self.store.sentence_vectors)
         else:
             from rag.ingest.distributed import embed_on_ray
 
@@ -554,7 +546,7 @@ class Service:
 
         def counted() -> Iterator[Embedded]:
             for item in embedded:
-                report.embedded += len(item[1])
+                report.embedded += len(item.chunks)
                 yield item
 
         manifest = Manifest(
@@ -567,21 +559,40 @@ class Service:
         )
         report.chunks = self.store.write(Update(base, drop, counted(), manifest, documents))
 
-    def _embedded(self, docs: list[Document], progress: Progress | None) -> list[Embedded]:
-        """Each document with its passages and their vectors, embedded here in one pass."""
+    def _embedded(self, docs: list[Document], progress: Progress | None, sentences: bool) -> list[Embedded]:
+        """Each document with its passages and their vectors (and, with `sentences`, each passage's
+        sentence vectors), embedded here in one pass."""
         chunked = [(doc, self.chunk(doc)) for doc in docs]
         inputs = [c.embedding_input for _, chunks in chunked for c in chunks]
+        per_chunk = [sentence_inputs(c) if sentences else [] for _, chunks in chunked for c in chunks]
+        said = [text for texts in per_chunk for text in texts]
         done = 0
 
         def advance(n: int) -> None:
             nonlocal done
             done += n
             if progress:
-                progress(done, len(inputs))
+                progress(done, len(inputs) + len(said))
 
-        vectors = self.embedder.encode(inputs, advance)
-        bounds = np.cumsum([0] + [len(chunks) for _, chunks in chunked])
-        return [(doc, chunks, vectors[bounds[i] : bounds[i + 1]]) for i, (doc, chunks) in enumerate(chunked)]
+        vectors = self.embedder.encode(inputs + said, advance)
+        ends = np.cumsum([len(inputs), *map(len, per_chunk)])
+        by_chunk = [vectors[ends[i] : ends[i + 1]] for i in range(len(per_chunk))]
+        embedded, first = [], 0
+        for doc, chunks in chunked:
+            last = first + len(chunks)
+            sentence_vectors = by_chunk[first:last] if sentences else None
+            embedded.append(Embedded(doc, chunks, vectors[first:last], sentence_vectors))
+            first = last
+        return embedded
+
+
+def _with_questions(passages: list[Passage], store: PassageReader) -> list[Passage]:
+    """Each reply with the whole question it answers, read from its document."""
+    docs = {doc_id: store.document(doc_id) for doc_id in {p.doc_id for p in passages}}
+    return [
+        dataclasses.replace(p, question=question_answered(doc, p.start)) if (doc := docs[p.doc_id]) else p
+        for p in passages
+    ]
 
 
 def _recorded_backend(store: Store) -> tuple[str, str | None] | None:
@@ -604,20 +615,6 @@ def open_store(settings: Settings) -> Store:
     from rag.index.local import LocalStore
 
     return LocalStore(settings.index_dir, settings.ann_threshold, settings.bm25_budget)
-
-
-def _with_questions(passages: list[Passage], store: PassageReader) -> list[Passage]:
-    """Each reply with the whole question it answers, read from its document."""
-    docs = {doc_id: store.document(doc_id) for doc_id in {p.doc_id for p in passages}}
-    return [
-        dataclasses.replace(p, question=question_answered(doc, p.start)) if (doc := docs[p.doc_id]) else p
-        for p in passages
-    ]
-
-
-def sentence_ids(rows: Sequence[int]) -> list[int]:
-    """Every id a sentence vector of these passages can have (row * MAX_SENTENCES + i)."""
-    return [row * MAX_SENTENCES + i for row in rows for i in range(MAX_SENTENCES)]
 
 
 def validate_question(question: str, name: str = "question") -> str:

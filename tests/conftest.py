@@ -102,8 +102,18 @@ def milvus_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data = tmp_path_factory.mktemp("milvus")
     log = open(data / "server.log", "wb")  # noqa: SIM115 (the server's lifetime)
     process = subprocess.Popen(
-        [sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(data / "data"), "--host", "127.0.0.1",
-         "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "milvus_lite",
+            "server",
+            "--data-dir",
+            str(data / "data"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -142,7 +152,7 @@ def copy_milvus(source: Service, index: Path, prefix: str) -> Path:
     old = source.settings.milvus_prefix
     target = Service(milvus_settings(source.settings.milvus_uri, index, prefix), source.embedder)
     target.store.create(source.embedder.dimension)  # type: ignore[attr-defined]
-    for kind in ("passages", "documents", "state"):
+    for kind in ("passages", "documents", "sentences", "state"):
         schema = client.describe_collection(old + kind)
         fields = [f["name"] for f in schema["fields"] if f["name"] != "sparse"]
         iterator = client.query_iterator(old + kind, batch_size=500, filter="", output_fields=fields)

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from rag.errors import BadInput
+from rag.fusion import SIGNALS, rank_feature
 from rag.index.local import LocalPassages, fts_query
-from rag.retrieve import FusionSettings, Retriever, fuse
+from rag.retrieve import Candidates, FusionSettings, Retriever
 from rag.text import content_words
 from rag.types import Filters
 from tests.conftest import DOCS
@@ -137,7 +138,8 @@ def test_bm25_over_budget_searches_the_rarest_words_and_scores_all(seed_service)
     common = "Russia and Syria cooperation"  # every word in more than 4 passages: all of them together
     rows = [row for row, _ in tight.bm25(common, 100, Filters())]
     texts = live.chunk_store.db.execute(
-        f"SELECT text || ' ' || context FROM chunks_fts WHERE rowid IN ({','.join('?' * len(rows))})", rows
+        f"SELECT text || ' ' || context || ' ' || speaker || ' ' || title || ' ' || place FROM chunks_fts WHERE rowid IN ({','.join('?' * len(rows))})",
+        rows,
     )
     assert len(rows) == 4 and all(
         {"russia", "syria", "cooperation"} <= set(content_words(t)) for (t,) in texts
@@ -196,10 +198,10 @@ def test_sentence_vectors_are_indexed_and_leave_with_their_document(briefings, m
     from rag.ingest.chunk import MAX_SENTENCES
 
     def passages_of_sentences(service):
-        retriever = service.retriever
-        assert retriever.sentences is not None and len(retriever.sentences) > retriever.store.chunk_count()
-        rows = set((retriever.sentences.contents()[1] // MAX_SENTENCES).tolist())
-        return rows, {r for (r,) in retriever.store.db.execute("SELECT row FROM chunks")}
+        store = service.retriever.store
+        assert store.sentence_index is not None and len(store.sentence_index) > len(store)
+        rows = set((store.sentence_index.contents()[1] // MAX_SENTENCES).tolist())
+        return rows, {r for (r,) in store.chunk_store.db.execute("SELECT row FROM chunks")}
 
     generation = current_generation(briefings.settings.index_dir)
     assert generation is not None and (generation / SENTENCES).exists()

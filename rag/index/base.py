@@ -49,6 +49,16 @@ class PassageReader(Protocol):
         """The depth rows nearest the vector among those the filters allow, and their cosine similarities."""
         ...
 
+    def sentences(self, vector: np.ndarray, depth: int, filters: Filters) -> dict[int, float] | None:
+        """Up to depth rows in the order of their best sentence's cosine similarity to the vector, and that
+        similarity; None where the store keeps no sentence vectors (the signal is then left out)."""
+        ...
+
+    def speaker_match(self, question: str, rows: list[int]) -> list[float]:
+        """Per row, how strongly its speaker (label, names, roles) matches the question's words, 0 to 1;
+        zeros where the store cannot tell."""
+        ...
+
     def lexical(self, question: str, depth: int, filters: Filters) -> list[int]:
         """Up to depth rows by BM25 over the passage and the question it replies to, best first.
 
@@ -99,7 +109,15 @@ class PassageReader(Protocol):
         ...
 
 
-Embedded = tuple[Document, list[Chunk], np.ndarray]  # a document, its passages and their vectors
+@dataclass
+class Embedded:
+    """A document ready to store: its passages, their vectors, and per passage the vectors of its
+    sentences (rag.ingest.chunk.sentence_inputs) where the store keeps them (Store.sentence_vectors)."""
+
+    doc: Document
+    chunks: list[Chunk]
+    vectors: np.ndarray
+    sentences: list[np.ndarray] | None = None
 
 
 @dataclass
@@ -127,6 +145,7 @@ class Store(Protocol):
     """An index as a whole: its live version, a reader of it, and atomic writes to it."""
 
     where: str  # how messages name it: a directory, or a Milvus address and prefix
+    sentence_vectors: bool  # whether writes bring each passage's sentence vectors (Embedded.sentences)
 
     def live(self) -> str | None:
         """A key naming the live version (changes on every write), or None when nothing is built."""

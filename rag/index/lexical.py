@@ -6,6 +6,7 @@ import contextlib
 import json
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +59,11 @@ class ChunkStore:
     def close(self) -> None:
         self.db.close()
 
-    def put(self, doc: Document, chunks: list[Chunk], rows: Iterable[int]) -> None:
+    def put(
+        self, doc: Document, chunks: list[Chunk], rows: Iterable[int], speakers: dict[str, str] | None = None
+    ) -> None:
+        """Store a document and its chunks at rows; `speakers` gives, per speaker label, the words BM25
+        finds that speaker by (rag.ingest.roles.speaker_fields; the label alone when missing)."""
         paragraphs = paragraphs_json(doc)
         self.db.execute(
             "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -188,6 +193,14 @@ class ChunkStore:
             chunk_from(r)
             for r in self.db.execute("SELECT * FROM chunks WHERE doc_id = ? ORDER BY start", (doc_id,))
         ]
+
+
+def date_words(iso: str | None) -> str:
+    """A date as BM25 indexes it: "2021-01-22" -> "2021 January 22", so "January 2021" finds it."""
+    if not iso:
+        return ""
+    day = date.fromisoformat(iso)
+    return f"{day.year} {day:%B} {day.day}"
 
 
 def analysed(texts: Sequence[str]) -> list[str]:

@@ -1,9 +1,15 @@
-"""The Milvus store: passages, documents and the live version in three Milvus collections (extra [scale]).
+"""The Milvus store: passages, sentences, documents and the live version in four Milvus collections (extra
+[scale]).
 
     {prefix}passages   row (INT64 primary key), doc_id, speaker, date (YYYYMMDD, -1 undated), offsets,
-                       times, flags, text, context, `lexical` (text + question, analysed: BM25 Function ->
-                       `sparse`), `vector` (HNSW, inner product over normalised vectors: cosine),
-                       added_in / removed_in (the versions a passage is visible in)
+                       times, flags, text, context, `said` (text + question, stemmed: abstention's word
+                       coverage), `lexical` (that, the speaker's names and roles, title, place and date:
+                       the local store's FTS5 columns; BM25 Function -> `sparse`), `speaker_words` (the
+                       speaker's names and roles, for the speaker signal),
+                       `vector` (HNSW, inner product over normalised vectors: cosine), added_in /
+                       removed_in (the versions a passage is visible in)
+    {prefix}sentences  a vector per sentence of each passage (id row * MAX_SENTENCES + i, HNSW), with the
+                       passage's fields that filters read
     {prefix}documents  one row per piece of a document: its metadata (piece 0) and its text and
                        paragraphs as JSON in pieces under Milvus's VARCHAR limit
     {prefix}state      one row: the live version, the next free row and the manifest (model, chunking...)
@@ -36,8 +42,10 @@ import numpy as np
 
 from rag.errors import IndexCorrupt, RagError
 from rag.index.base import RECORD_FIELDS, Update, WordMatches
-from rag.index.lexical import analysed, chunk_from, document_from, paragraphs_json
+from rag.index.lexical import analysed, chunk_from, date_words, document_from, paragraphs_json
 from rag.index.store import Manifest, writer_lock
+from rag.ingest.chunk import MAX_SENTENCES
+from rag.ingest.roles import speaker_fields
 from rag.text import WORD, content_words
 from rag.types import Chunk, Document, Filters
 
@@ -47,6 +55,8 @@ BATCH = 256  # rows per insert or upsert call
 HNSW = {"M": 16, "efConstruction": 200}  # build parameters; searches use ef = max(64, depth)
 ANALYZER = {"tokenizer": "standard", "filter": ["lowercase"]}  # what Milvus Lite 3.x supports
 _STATE_ID = "live"
+_KINDS = ("passages", "documents", "sentences")  # the collections a write versions
+_SCOPE = ("doc_id", "speaker_fold", "date", "added_in", "removed_in")  # what filters read, on sentences too
 _ROW_FIELDS = [f for f in RECORD_FIELDS if f not in ("title", "date", "place", "source_url")]
 
 
@@ -113,10 +123,13 @@ class MilvusPassages:
         self.version = version
         self._count: int | None = None
         self._matches = functools.lru_cache(maxsize=8192)(self._match_count)
+        self._speaker_matches = functools.lru_cache(maxsize=1024)(self._speaker_count)
+        self.sentences_name = prefix + "sentences"
         self._meta: dict[str, dict[str, Any]] = {}  # doc_id -> piece 0's metadata (a version never changes)
 
     def close(self) -> None:
         self._matches.cache_clear()
+        self._speaker_matches.cache_clear()
 
     def __len__(self) -> int:
         if self._count is None:
@@ -138,6 +151,51 @@ class MilvusPassages:
         )[0]
         return [int(h["row"]) for h in found], [float(h["distance"]) for h in found]
 
+    def sentences(self, vector: np.ndarray, depth: int, filters: Filters) -> dict[int, float]:
+        found = self.client.search(
+            self.sentences_name,
+            data=[np.asarray(vector, dtype=np.float32).tolist()],
+            anns_field="vector",
+            limit=min(4 * depth, 16_384),  # Milvus's largest limit
+            filter=filter_expression(filters, self.version),
+            search_params={"metric_type": "IP", "params": {"ef": max(64, 4 * depth)}},
+            output_fields=["row"],
+        )[0]
+        best: dict[int, float] = {}
+        for hit in found:
+            if len(best) == depth:
+                break
+            best.setdefault(int(hit["entity"]["row"]), float(hit["distance"]))
+        return best
+
+    def speaker_match(self, question: str, rows: list[int]) -> list[float]:
+        """The IDF-weighted question words (as FTS5 stems them) found in each passage's speaker field (the
+        label, and the names and roles the transcript gives), relative to the best among the rows: FTS5's
+        BM25 over that column on the local store, without its length and frequency terms."""
+        stems = dict.fromkeys(analysed([" ".join(content_words(question))])[0].split())
+        if not stems or not rows:
+            return [0.0] * len(rows)
+        n = len(self)
+        scores = dict.fromkeys(rows, 0.0)
+        for stem in stems:
+            matches = self._speaker_matches(stem)
+            if not matches:
+                continue
+            idf = float(np.log((n - matches + 0.5) / (matches + 0.5) + 1))
+            for hit in self.client.query(
+                self.passages,
+                filter=f"row in {list(rows)} and TEXT_MATCH(speaker_words, '{stem}')",
+                output_fields=["row"],
+            ):
+                scores[int(hit["row"])] += idf
+        best = max(scores.values())
+        return [scores[row] / best if best > 0 else 0.0 for row in rows]
+
+    def _speaker_count(self, stem: str) -> int:
+        return self._counted(
+            self.passages, f"TEXT_MATCH(speaker_words, '{stem}') and {_visible(self.version)}"
+        )
+
     def lexical(self, question: str, depth: int, filters: Filters) -> list[int]:
         """Milvus's BM25 over `lexical`; Milvus Lite's scores are negative, its order is right."""
         words = analysed([" ".join(content_words(question))])[0]
@@ -155,7 +213,7 @@ class MilvusPassages:
         return [int(h["row"]) for h in found]
 
     def _match_count(self, word: str) -> int:
-        return self._counted(self.passages, f"TEXT_MATCH(lexical, '{word}') and {_visible(self.version)}")
+        return self._counted(self.passages, f"TEXT_MATCH(said, '{word}') and {_visible(self.version)}")
 
     def word_matches(self, question: str, rows: list[int]) -> WordMatches:
         """TEXT_MATCH counts of the words as FTS5 stems them, as the local store's."""
@@ -164,7 +222,7 @@ class MilvusPassages:
             stem = (analysed([term])[0] or term).split()[0]
             holders = self.client.query(
                 self.passages,
-                filter=f"row in {list(rows)} and TEXT_MATCH(lexical, '{stem}')",
+                filter=f"row in {list(rows)} and TEXT_MATCH(said, '{stem}')",
                 output_fields=["row"],
             )
             words[term] = (self._matches(stem), {int(hit["row"]) for hit in holders})
@@ -297,6 +355,7 @@ class MilvusStore:
         self.prefix = prefix
         self.index_dir = index_dir
         self.where = f"Milvus {uri} (collections {prefix}*)"
+        self.sentence_vectors = True
         self._client: Any = None
         self._connect = threading.Lock()
 
@@ -355,33 +414,45 @@ class MilvusStore:
         self._clean(live)
         drop = update.drop if update.base else self._all_doc_ids(live)
         if drop:
-            for kind in ("passages", "documents"):
+            for kind in _KINDS:
                 self._mark_removed(kind, f"doc_id in [{', '.join(map(_quote, drop))}]", live, version)
         row = int(state["next_row"])
-        passages: list[dict[str, Any]] = []
-        documents: list[dict[str, Any]] = []
-        for doc, chunks, vectors in update.fresh:
-            documents += _document_rows(doc, len(chunks), version)
-            words = analysed([f"{c.text}\n{c.context}" for c in chunks])
-            for i, (c, vector, lexical) in enumerate(zip(chunks, vectors, words, strict=True)):
+        pending: dict[str, list[dict[str, Any]]] = {kind: [] for kind in _KINDS}
+        for item in update.fresh:
+            doc, chunks, vectors = item.doc, item.chunks, item.vectors
+            pending["documents"] += _document_rows(doc, len(chunks), version)
+            said = analysed([f"{c.text}\n{c.context}" for c in chunks])
+            fields = speaker_fields(doc)
+            speakers = analysed([fields.get(c.speaker or "", c.speaker or "") for c in chunks])
+            about = analysed([f"{doc.title}\n{doc.place or ''}\n{date_words(doc.date)}"])[0]
+            for i, (c, vector) in enumerate(zip(chunks, vectors, strict=True)):
                 following = row + i + 1 if i + 1 < len(chunks) else -1
-                passages.append(_passage_row(doc, c, row + i, following, vector, lexical, version))
+                lexical = f"{said[i]}\n{speakers[i]}\n{about}"  # FTS5's columns, in one field
+                passage = _passage_row(doc, c, row + i, following, vector, lexical, version)
+                pending["passages"].append(passage | {"said": said[i], "speaker_words": speakers[i]})
+                for n, sentence in enumerate(item.sentences[i] if item.sentences else []):
+                    scope = {f: passage[f] for f in _SCOPE}
+                    pending["sentences"].append(
+                        {"id": (row + i) * MAX_SENTENCES + n, "row": row + i, "vector": sentence.tolist()}
+                        | scope
+                    )
             row += len(chunks)
-            for kind, rows in (("passages", passages), ("documents", documents)):
+            for kind, rows in pending.items():
                 if len(rows) >= BATCH:
                     self.client.insert(self._name(kind), rows)
                     rows.clear()
-        for kind, rows in (("passages", passages), ("documents", documents)):
+        for kind, rows in pending.items():
             if rows:
                 self.client.insert(self._name(kind), rows)
         update.manifest.dense = {"type": "hnsw", **HNSW, "metric": "IP"}
+        update.manifest.sentences = {"type": "hnsw", **HNSW, "metric": "IP"}
         update.manifest.chunks = 0
         manifest = {k: v for k, v in update.manifest.__dict__.items() if k not in ("documents", "built_at")}
         new_state = {"version": version, "next_row": row, "manifest": manifest}
         self.client.upsert(
             self._name("state"), [{"id": _STATE_ID, "state": json.dumps(new_state), "_": [0.0, 0.0]}]
         )  # the switch: readers now see version `version`
-        for kind in ("passages", "documents"):  # what no reader of `live` or later can see
+        for kind in _KINDS:  # what no reader of `live` or later can see
             self.client.delete(self._name(kind), filter=f"removed_in <= {live}")
         return MilvusPassages(self.client, self.prefix, version).__len__()
 
@@ -394,7 +465,7 @@ class MilvusStore:
 
     def _clean(self, live: int) -> None:
         """Undo what a killed writer left: rows it added, and its marks on rows it meant to remove."""
-        for kind in ("passages", "documents"):
+        for kind in _KINDS:
             self.client.delete(self._name(kind), filter=f"added_in > {live}")
             self._mark_removed(
                 kind, f"removed_in > {live} and removed_in < {NEVER}", live, NEVER, visible=False
@@ -402,7 +473,7 @@ class MilvusStore:
 
     def _mark_removed(self, kind: str, expr: str, live: int, version: int, visible: bool = True) -> None:
         name = self._name(kind)
-        key = "row" if kind == "passages" else "id"
+        key = "row" if kind == "passages" else "id"  # sentences: id, row * MAX_SENTENCES + i
         if visible:
             expr = f"{expr} and {_visible(live)}"
         reader = MilvusPassages(self.client, self.prefix, live)
@@ -412,7 +483,7 @@ class MilvusStore:
             self.client.upsert(name, rows, partial_update=True)
 
     def create(self, dimension: int) -> None:
-        """The three collections, their fields and indexes, where they do not exist yet."""
+        """The four collections, their fields and indexes, where they do not exist yet."""
         from pymilvus import DataType, Function, FunctionType
 
         client = self.client
@@ -441,6 +512,22 @@ class MilvusStore:
             )
             schema.add_field("context", DataType.VARCHAR, max_length=65535)
             schema.add_field(
+                "said",
+                DataType.VARCHAR,
+                max_length=65535,
+                enable_analyzer=True,
+                enable_match=True,
+                analyzer_params=ANALYZER,
+            )
+            schema.add_field(
+                "speaker_words",
+                DataType.VARCHAR,
+                max_length=8192,
+                enable_analyzer=True,
+                enable_match=True,
+                analyzer_params=ANALYZER,
+            )
+            schema.add_field(
                 "lexical",
                 DataType.VARCHAR,
                 max_length=65535,
@@ -465,6 +552,20 @@ class MilvusStore:
             index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
             client.create_collection(
                 self._name("passages"), schema=schema, index_params=index, consistency_level="Strong"
+            )
+        if not client.has_collection(self._name("sentences")):
+            schema = client.create_schema(auto_id=False)
+            schema.add_field("id", DataType.INT64, is_primary=True)  # row * MAX_SENTENCES + i
+            schema.add_field("row", DataType.INT64)
+            schema.add_field("doc_id", DataType.VARCHAR, max_length=1024)
+            schema.add_field("speaker_fold", DataType.VARCHAR, max_length=4096)
+            for name in ("date", "added_in", "removed_in"):
+                schema.add_field(name, DataType.INT64)
+            schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dimension)
+            index = client.prepare_index_params()
+            index.add_index("vector", index_type="HNSW", metric_type="IP", params=HNSW)
+            client.create_collection(
+                self._name("sentences"), schema=schema, index_params=index, consistency_level="Strong"
             )
         for kind, fields in (
             ("documents", [("doc_id", 1024), ("meta", 65535), ("body", 65535)]),

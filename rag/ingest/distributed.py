@@ -1,6 +1,7 @@
 """`rag ingest --ray [ADDRESS]`: chunking and embedding as Ray Data stages, on a Ray cluster (extra [scale]).
 
-    documents -> chunk (actor pool: each actor holds the model's tokenizer)
+    documents -> chunk (actor pool: each actor holds the model's tokenizer; sentences too, where the
+                 store keeps sentence vectors)
               -> sort by input length (each embedding batch pads to similar lengths)
               -> embed (actor pool: each actor holds the embedder, one per CPU)
               -> back to the driver, which writes each document to the store as soon as all its
@@ -23,11 +24,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rag.errors import RagError
-from rag.ingest.chunk import ChunkSettings, chunk_document
+from rag.index.base import Embedded
+from rag.ingest.chunk import ChunkSettings, chunk_document, sentence_inputs
 from rag.types import Document
 
 if TYPE_CHECKING:
-    from rag.index.base import Embedded
     from rag.service import Progress, Service
 
 _CHUNK_BATCH = 8  # documents per chunking call
@@ -55,6 +56,7 @@ class _Worker:
             quantisation=spec["quantisation"],
         )
         self.chunking = ChunkSettings(spec["max_tokens"], spec["overlap"], self.embedder.max_tokens)
+        self.sentences = spec["sentences"]
 
 
 class Chunker(_Worker):
@@ -63,24 +65,30 @@ class Chunker(_Worker):
     Documents and passages travel pickled: Arrow has no type for them."""
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list[Any]]:
-        rows: dict[str, list[Any]] = {"doc_id": [], "i": [], "of": [], "chunk": [], "input": [], "length": []}
+        keys = ("doc_id", "i", "of", "chunk", "input", "said", "length")
+        rows: dict[str, list[Any]] = {key: [] for key in keys}
         for pickled in batch["doc"]:
             doc: Document = pickle.loads(pickled)
             chunks = chunk_document(doc, self.embedder.count_tokens, self.chunking)
             for i, chunk in enumerate(chunks or [None]):
                 text = chunk.embedding_input if chunk else ""
-                row = (doc.doc_id, i, len(chunks), pickle.dumps(chunk), text, len(text))
+                said = sentence_inputs(chunk) if chunk and self.sentences else []
+                row = (doc.doc_id, i, len(chunks), pickle.dumps(chunk), text, pickle.dumps(said), len(text))
                 for key, value in zip(rows, row, strict=True):
                     rows[key].append(value)
         return rows
 
 
 class Encoder(_Worker):
-    """Stage 2: passages -> their normalised vectors."""
+    """Stage 2: passages -> their normalised vectors (and their sentences', where the store keeps them)."""
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
-        vectors = self.embedder.encode([str(t) for t in batch["input"]])
-        return {**batch, "vector": vectors}
+        said = [pickle.loads(s) for s in batch["said"]]
+        inputs = [str(t) for t in batch["input"]]
+        vectors = self.embedder.encode(inputs + [text for texts in said for text in texts])
+        ends = np.cumsum([len(inputs), *map(len, said)])
+        sentences = [pickle.dumps(vectors[ends[i] : ends[i + 1]]) for i in range(len(said))]
+        return {**batch, "vector": vectors[: len(inputs)], "sentence_vectors": sentences}
 
 
 def embed_on_ray(
@@ -129,6 +137,7 @@ def _pipeline(
         "cache_dir": settings.cache_dir,
         "max_tokens": settings.chunk_max_tokens,
         "overlap": settings.chunk_overlap_sentences,
+        "sentences": service.store.sentence_vectors,
     }
     workers = max(1, int(ray.cluster_resources().get("CPU", os.cpu_count() or 1)) - 1)
     passages = (
@@ -150,19 +159,20 @@ def _pipeline(
         compute=ActorPoolStrategy(min_size=1, max_size=workers),
     )
     by_id = {doc.doc_id: doc for doc in docs}
-    pending: dict[str, dict[int, tuple[Any, np.ndarray]]] = {}
+    pending: dict[str, dict[int, tuple[Any, np.ndarray, np.ndarray]]] = {}
     done = 0
+    columns = ("doc_id", "i", "of", "chunk", "vector", "sentence_vectors")
     for batch in embedded.iter_batches(batch_size=256, batch_format="numpy"):
-        for doc_id, i, of, chunk, vector in zip(
-            batch["doc_id"], batch["i"], batch["of"], batch["chunk"], batch["vector"], strict=True
-        ):
+        for doc_id, i, of, chunk, vector, said in zip(*(batch[c] for c in columns), strict=True):
             parts = pending.setdefault(str(doc_id), {})
-            parts[int(i)] = (pickle.loads(chunk), vector)
+            parts[int(i)] = (pickle.loads(chunk), vector, pickle.loads(said))
             if len(parts) >= max(1, int(of)):
                 del pending[str(doc_id)]
-                chunks = [parts[n][0] for n in range(int(of))]
-                vectors = np.stack([parts[n][1] for n in range(int(of))]) if of else np.empty((0, 0))
-                yield by_id[str(doc_id)], chunks, vectors.astype(np.float32)
+                ordered = [parts[n] for n in range(int(of))]
+                vectors = np.stack([v for _, v, _ in ordered]) if ordered else np.empty((0, 0))
+                sentences = [s for _, _, s in ordered] if spec["sentences"] else None
+                chunks = [c for c, _, _ in ordered]
+                yield Embedded(by_id[str(doc_id)], chunks, vectors.astype(np.float32), sentences)
         done += len(batch["doc_id"])
         if progress:
             progress(done, total)
