@@ -538,7 +538,11 @@ class Service:
             documents.pop(doc_id)
         report.languages = {doc.doc_id: doc.language for doc in fresh}
         if ray is None:
-            embedded: Iterable[Embedded] = self._embedded(fresh, progress, self.store.sentence_vectors)
+
+            def here() -> Iterator[Embedded]:  # once the store has begun its write, as a killable step of it
+                yield from self._embedded(fresh, progress, self.store.sentence_vectors)
+
+            embedded: Iterable[Embedded] = here()
         else:
             from rag.ingest.distributed import embed_on_ray
 
