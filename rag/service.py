@@ -27,6 +27,7 @@ from rag.index.writers import Ticket, WriterQueue
 from rag.ingest.chunk import ChunkSettings, chunk_document, question_answered, sentence_inputs
 from rag.ingest.clean import decode
 from rag.ingest.parse import SUFFIXES, parse_document, read_transcript
+from rag.rerank import Reranker
 from rag.retrieve import FusionSettings, Hit, Mode, Retriever
 from rag.types import Answer, Chunk, Document, Filters, IngestReport, Passage
 from rag.verify import Alignment, Verification, judge, turns
@@ -557,6 +558,7 @@ class Service:
             model=self.embedder.name,
             backend=self.embedder.backend,
             quantisation=self.embedder.quantisation,
+            prompts=self.embedder.prompts,
             dimension=self.embedder.dimension,
             model_max_tokens=self.embedder.max_tokens,
             chunking=self.signature["chunking"],
