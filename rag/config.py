@@ -80,9 +80,9 @@ class Settings(BaseSettings):
     abstain_threshold: float = Field(0.40, ge=-1, le=2)
     coverage_weight: float = Field(0.3, ge=0, le=2)
 
-    # An optional reranking stage: a sentence-transformers CrossEncoder, as a local directory or a model in the
-    # local Hugging Face cache (never downloaded), rereads the top rerank_depth fused passages with the
-    # question and reorders them. Off when unset.
+    # An optional reranking stage: a sentence-transformers CrossEncoder, as a local directory or a model
+    # in the local Hugging Face cache (never downloaded), rereads the top rerank_depth fused passages with
+    # the question and reorders them. Off when unset.
     reranker: str | None = None
     rerank_depth: int = Field(20, ge=1, le=200)
 

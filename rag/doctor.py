@@ -144,7 +144,9 @@ def _reranker(settings: Settings) -> Check:
 
     reranker = Reranker(settings.reranker)
     try:
-        reranker.model.predict([("Is the reranker working?", "It reads this passage.")], show_progress_bar=False)
+        reranker.model.predict(
+            [("Is the reranker working?", "It reads this passage.")], show_progress_bar=False
+        )
     except RagError as exc:
         return Check("reranker", "fail", str(exc), "unset RAG_RERANKER or point it at a local CrossEncoder")
     return Check(

@@ -41,7 +41,10 @@ BACKENDS: tuple[Backend, ...] = get_args(Backend)
 QUANTISATIONS: tuple[Quantisation, ...] = get_args(Quantisation)
 Role = Literal["query", "document"]
 # The prompt names sentence-transformers' encode_query and encode_document look for, in order.
-PROMPT_NAMES: dict[Role, tuple[str, ...]] = {"query": ("query",), "document": ("document", "passage", "corpus")}
+PROMPT_NAMES: dict[Role, tuple[str, ...]] = {
+    "query": ("query",),
+    "document": ("document", "passage", "corpus"),
+}
 EXPORT_RECORD = "export.json"  # written by onnx_export beside the model: which file the exporter wrote
 log = logging.getLogger(__name__)
 

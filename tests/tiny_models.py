@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-WORDS = "query passage the a of and to in russia asean lavrov trade said we our is minister foreign".split()
+WORDS = "query passage the a of and to in russia asean lavrov trade said we our is minister foreign".split()  # noqa: SIM905
 
 
 def _bert(directory: Path, sequence_classification: bool) -> None:
