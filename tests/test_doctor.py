@@ -23,7 +23,9 @@ def checks(settings: Settings) -> dict[str, doctor.Check]:
 
 def test_a_healthy_setup_reports_every_check(seed_service):
     found = checks(seed_service.settings)
-    assert list(found) == ["python", "packages", "cpu", "model", "onnx", "tiktoken", "index", "llm", "disk"]
+    assert list(found) == [
+        "python", "packages", "cpu", "model", "onnx", "tiktoken", "index", "reranker", "llm", "disk"
+    ]
     assert all(c.status != "fail" for c in found.values()), [c.line() for c in found.values()]
     assert seed_service.embedder.backend in found["cpu"].detail and "RAG_BACKEND=" in found["cpu"].detail
     assert "matches the settings" in found["index"].detail and found["index"].status == "ok"
