@@ -365,7 +365,7 @@ def evaluate_beir(
             }
     finally:
         retriever.fusion = fusion
-    return BeirResult(directory.name, len(docs), len(qids), chunks, round(seconds, 1), metrics)
+    return BeirResult(directory.name, len(docs), len(qids), chunks, round(seconds, 3), metrics)
 
 
 def write_report(
