@@ -23,9 +23,23 @@ from rag.config import Settings
 from rag.embed import Embedder
 from rag.evaluate import load_questions
 from rag.ingest.parse import parse_document, read_transcript
-from rag.service import Service
+from rag.service import Progress, Service
 
 ARCHIVE = ROOT.parent / "shared" / "corpus" / "wh-press-briefings"
+
+
+def _progress() -> Progress:
+    """Prints a line at every tenth of the texts embedded: a whole-archive run takes many minutes."""
+    started, shown = time.perf_counter(), [-1]
+
+    def show(done: int, total: int) -> None:
+        tenth = done * 10 // max(total, 1)
+        if tenth > shown[0]:
+            shown[0] = tenth
+            seconds = time.perf_counter() - started
+            print(f"  embedded {done:>9,} / {total:,} texts, {seconds:7.0f} s", flush=True)
+
+    return show
 
 
 def main() -> None:
@@ -57,7 +71,7 @@ def main() -> None:
         for path in files:
             (corpus / path.name).symlink_to(path)
         service = Service(Settings(index_dir=Path(tmp) / "index", docs_dir=corpus), embedder)
-        report = service.ingest()
+        report = service.ingest(progress=_progress())
         size = sum(f.stat().st_size for f in (Path(tmp) / "index").rglob("*") if f.is_file())
         print(f"chunks            {report.chunks:>10,}")
         print(
