@@ -502,39 +502,17 @@ class MilvusStore:
             schema.add_field("n_tokens", DataType.INT64)
             schema.add_field("is_question", DataType.BOOL)
             schema.add_field("next_row", DataType.INT64)
-            schema.add_field(
-                "text",
-                DataType.VARCHAR,
-                max_length=65535,
-                enable_analyzer=True,
-                enable_match=True,
-                analyzer_params=ANALYZER,
-            )
             schema.add_field("context", DataType.VARCHAR, max_length=65535)
-            schema.add_field(
-                "said",
-                DataType.VARCHAR,
-                max_length=65535,
-                enable_analyzer=True,
-                enable_match=True,
-                analyzer_params=ANALYZER,
-            )
-            schema.add_field(
-                "speaker_words",
-                DataType.VARCHAR,
-                max_length=8192,
-                enable_analyzer=True,
-                enable_match=True,
-                analyzer_params=ANALYZER,
-            )
-            schema.add_field(
-                "lexical",
-                DataType.VARCHAR,
-                max_length=65535,
-                enable_analyzer=True,
-                enable_match=True,
-                analyzer_params=ANALYZER,
-            )
+            analysed = (("text", 65535), ("said", 65535), ("speaker_words", 8192), ("lexical", 65535))
+            for name, length in analysed:
+                schema.add_field(
+                    name,
+                    DataType.VARCHAR,
+                    max_length=length,
+                    enable_analyzer=True,
+                    enable_match=True,
+                    analyzer_params=ANALYZER,
+                )
             schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
             schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dimension)
             schema.add_field("added_in", DataType.INT64)
