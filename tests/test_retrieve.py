@@ -188,6 +188,19 @@ def test_a_question_naming_a_speaker_or_role_prefers_that_speakers_turns(briefin
     assert briefings.search(question, k=1)[0].speaker == speaker
 
 
+def test_the_speaker_signal_weighs_who_speaks_not_how_long_they_speak(briefings):
+    store = briefings.retriever.store
+    rows = [
+        r
+        for (r,) in store.chunk_store.db.execute("SELECT row FROM chunks WHERE speaker = 'Secretary Yellen'")
+    ]
+    lengths = {r: n for r, n in store.chunk_store.db.execute("SELECT row, length(text) FROM chunks")}
+    assert len(rows) == 4 and len({lengths[r] for r in rows}) == 2  # a long and a short turn in each briefing
+    others = [r for r in lengths if r not in rows]
+    scores = store.speaker_match("What did the Treasury secretary say?", rows + others)
+    assert scores[: len(rows)] == [1.0] * len(rows) and max(scores[len(rows) :]) < 1.0
+
+
 def test_a_question_naming_a_date_prefers_documents_of_then(briefings):
     assert briefings.search("What did Yellen say about inflation in March 2022?", k=1)[0].date == "2022-03-05"
     assert briefings.search("What did Yellen say about inflation in March 2021?", k=1)[0].date == "2021-03-05"

@@ -274,3 +274,18 @@ def _varints(record: bytes) -> list[int]:
             values.append(value)
             value = length = 0
     return values
+
+
+class SpeakerFields:
+    """Distinct speaker fields in an in-memory FTS5 table with the index's tokenizer, searched by BM25."""
+
+    def __init__(self, fields: Sequence[str]) -> None:
+        self.db = sqlite3.connect(":memory:", check_same_thread=False)
+        self.db.execute(f"CREATE VIRTUAL TABLE speakers USING fts5(speaker, tokenize='{TOKENIZER}')")
+        self.db.executemany("INSERT INTO speakers (speaker) VALUES (?)", [(f,) for f in fields])
+
+    def match(self, query: str) -> dict[str, float]:
+        """Each field matching the FTS5 query, with its BM25 score (higher is better)."""
+        return dict(
+            self.db.execute("SELECT speaker, -bm25(speakers) FROM speakers WHERE speakers MATCH ?", (query,))
+        )

@@ -11,6 +11,7 @@ import functools
 import math
 import re
 import shutil
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -19,7 +20,7 @@ import numpy as np
 
 from rag.index.base import Update, WordMatches, manifest_entry
 from rag.index.dense import DenseIndex
-from rag.index.lexical import BM25_WEIGHTS, COLUMNS, TEXT_COLUMNS, ChunkStore
+from rag.index.lexical import BM25_WEIGHTS, TEXT_COLUMNS, ChunkStore, SpeakerFields
 from rag.index.store import (
     DATABASE,
     DENSE,
@@ -56,6 +57,8 @@ class LocalPassages:
         self._matches = functools.lru_cache(maxsize=8192)(chunk_store.matches)
         self._allowed = functools.lru_cache(maxsize=64)(self._allowed_rows)
         self._statistics: tuple[int, float] | None = None
+        self._speakers: SpeakerFields | None = None  # built on the first question that needs them
+        self._speakers_lock = threading.Lock()
 
     def close(self) -> None:
         """Release the generation's files now (its SQLite connection and the mapped vectors), rather
@@ -63,6 +66,8 @@ class LocalPassages:
         self._matches.cache_clear()
         self._allowed.cache_clear()
         self.chunk_store.close()
+        if self._speakers is not None:
+            self._speakers.db.close()
         self.dense_index.close()
         if self.sentence_index is not None:
             self.sentence_index.close()
@@ -96,22 +101,30 @@ class LocalPassages:
         return best
 
     def speaker_match(self, question: str, rows: list[int]) -> list[float]:
-        """BM25 over the speaker column alone (the label, and the names and roles the transcript gives),
-        relative to the best match among the rows."""
+        """BM25 of the question over the rows' speaker fields (the label, and the names and roles the
+        transcript gives), relative to the best match among the rows.
+
+        Scored over the generation's distinct speaker fields (a few hundred, in memory), not its passages:
+        the score of a speaker does not depend on the length of the passage, and the cost does not grow
+        with the index (over the passages, FTS5 gathered its statistics anew for every row asked about).
+        """
         words = content_words(question)
-        if not words:
+        if not words or not rows:
             return [0.0] * len(rows)
-        weights = ", ".join("1.0" if c == "speaker" else "0.0" for c in COLUMNS)
         marks = ",".join("?" * len(rows))
-        scores = dict(
+        field = dict(
             self.chunk_store.db.execute(
-                f"SELECT rowid, -bm25(chunks_fts, {weights}) FROM chunks_fts "
-                f"WHERE chunks_fts MATCH ? AND rowid IN ({marks})",
-                [f"speaker : ({fts_query(words)})", *rows],
+                f"SELECT rowid, speaker FROM chunks_fts WHERE rowid IN ({marks})", rows
             ).fetchall()
         )
-        best = max(scores.values(), default=0.0)
-        return [scores.get(row, 0.0) / best if best > 0 else 0.0 for row in rows]
+        with self._speakers_lock:
+            if self._speakers is None:
+                distinct = self.chunk_store.db.execute("SELECT DISTINCT speaker FROM chunks_fts").fetchall()
+                self._speakers = SpeakerFields([value for (value,) in distinct])
+            scores = self._speakers.match(fts_query(words))
+        values = [scores.get(field.get(row, ""), 0.0) for row in rows]
+        best = max(values, default=0.0)
+        return [value / best if best > 0 else 0.0 for value in values]
 
     def lexical(self, question: str, depth: int, filters: Filters) -> list[int]:
         return [row for row, _ in self.bm25(question, depth, filters)]
