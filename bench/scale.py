@@ -141,6 +141,8 @@ def build(
     Manifest(
         model=signature["model"],
         backend=signature["backend"],
+        quantisation=signature["quantisation"],
+        prompts=signature["prompts"],
         dimension=dense.dimension,
         model_max_tokens=service.embedder.max_tokens,
         chunking=signature["chunking"],
@@ -242,14 +244,15 @@ def main() -> None:
             seconds = build(index_dir, texts, vectors, Service(settings, embedder), picks, sentence_vectors)
             del texts, vectors
             disk = sum(f.stat().st_size for f in index_dir.rglob("*") if f.is_file()) / 2**20
-            out = subprocess.run(
+            probed = subprocess.run(
                 [sys.executable, "-m", "bench.scale", "--probe", str(index_dir)],
                 capture_output=True,
                 text=True,
-                check=True,
                 cwd=ROOT,
-            ).stdout
-            result = json.loads(out.strip().splitlines()[-1])
+            )
+            if probed.returncode:
+                raise SystemExit(f"the probe of {size} passages failed:\n{probed.stderr}")
+            result = json.loads(probed.stdout.strip().splitlines()[-1])
         latency = "".join(f"{p50:>9.1f}/{p99:<6.1f}" for p50, p99 in result["latency"].values())
         memory = result["memory"]
         index = result["index"]
