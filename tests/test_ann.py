@@ -84,3 +84,20 @@ def test_sentence_vectors_keep_8_bits_per_dimension_through_ivf_and_back():
     index.fit(ann_threshold=10_000)
     assert index.params == {"type": "flat", "codec": "sq8"} and len(index) == 600
     assert index.search(vectors[7], 1, None)[0] == [7 * 64]
+
+
+def test_ivf_of_8_bit_codes_and_repeated_sentences_probes_only_some_lists():
+    """Calibration asks the recall of every list probed in the index's own codes, and counts a tie as
+    found: 8-bit codes cannot reach 0.99 against float32 search, nor row ids among copies of a sentence
+    ("Thank you."), and both once made calibration probe every list."""
+    rng = np.random.default_rng(1)
+    distinct = rng.normal(size=(50, 64)).astype(np.float32)
+    distinct /= np.linalg.norm(distinct, axis=1, keepdims=True)
+    vectors = np.concatenate([distinct[rng.integers(0, 50, 3000)], distinct])
+    index = DenseIndex.empty(64, "sq8")
+    index.add(vectors, np.arange(len(vectors)))
+    index.fit(ann_threshold=100)
+    params = index.params
+    assert params["type"] == "ivf-flat" and params["nprobe"] < params["nlist"], params
+    assert params["calibration"]["recall_at_10"] >= 0.99
+    assert index.search(distinct[3], 1, None)[1][0] == pytest.approx(1.0, abs=0.01)
