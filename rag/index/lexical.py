@@ -284,6 +284,9 @@ class SpeakerFields:
         self.db.execute(f"CREATE VIRTUAL TABLE speakers USING fts5(speaker, tokenize='{TOKENIZER}')")
         self.db.executemany("INSERT INTO speakers (speaker) VALUES (?)", [(f,) for f in fields])
 
+    def close(self) -> None:
+        self.db.close()
+
     def match(self, query: str) -> dict[str, float]:
         """Each field matching the FTS5 query, with its BM25 score (higher is better)."""
         return dict(
