@@ -9,25 +9,15 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
-from bench import DOCS, ROOT, repeated_corpus
+from bench import DOCS, ROOT, latencies, repeated_corpus
 from rag.config import Settings
 from rag.embed import Embedder
 from rag.evaluate import load_questions
 from rag.service import Service
-
-
-def latencies(call, questions: list[str]) -> np.ndarray:
-    out = []
-    for q in questions:
-        started = time.perf_counter()
-        call(q)
-        out.append((time.perf_counter() - started) * 1000)
-    return np.array(out)
 
 
 def main() -> None:

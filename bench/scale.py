@@ -19,6 +19,7 @@ how much of BM25's top 10 within its budget (RAG_BM25_BUDGET) scores as high as 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import random
 import subprocess
@@ -30,7 +31,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from bench import DOCS, ROOT
+from bench import DOCS, ROOT, latencies
 from rag.config import Settings
 from rag.embed import Embedder
 from rag.evaluate import load_questions
@@ -176,11 +177,7 @@ def probe(index_dir: Path) -> None:
             service.retriever.store._matches.cache_clear()
             for q in others if warm else []:
                 service.search(q, k=10, mode=mode)
-            ms = []
-            for q in questions:
-                started = time.perf_counter()
-                service.search(q, k=10, mode=mode)
-                ms.append((time.perf_counter() - started) * 1000)
+            ms = latencies(functools.partial(service.search, k=10, mode=mode), questions)
             latency[f"{mode} {'warm' if warm else 'cold'}"] = (
                 float(np.percentile(ms, 50)),
                 float(np.percentile(ms, 99)),

@@ -13,6 +13,7 @@ Milvus Lite stands in for Milvus to check correctness; its speed says nothing of
 from __future__ import annotations
 
 import argparse
+import functools
 import shutil
 import tempfile
 import time
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench import DOCS, ROOT
+from bench import DOCS, ROOT, latencies
 from rag.config import Settings
 from rag.embed import Embedder
 from rag.evaluate import load_questions
@@ -72,11 +73,7 @@ def main() -> None:
             for mode in ("hybrid", "dense", "bm25"):
                 for q in questions:  # warm
                     service.search(q, k=10, mode=mode)
-                ms = []
-                for q in questions:
-                    started = time.perf_counter()
-                    service.search(q, k=10, mode=mode)
-                    ms.append((time.perf_counter() - started) * 1000)
+                ms = latencies(functools.partial(service.search, k=10, mode=mode), questions)
                 latency[mode] = float(np.percentile(ms, 50))
                 latency[mode + "99"] = float(np.percentile(ms, 99))
             disk = _size(base)
