@@ -258,8 +258,9 @@ class Service:
             return Answer(ABSTAIN_MESSAGE, True, [], passages, reason=NOT_FOUND)
         sentences = candidate_sentences(passages, self.extractive)
         vectors = self.embedder.encode([s.text for s in sentences])
-        chosen = select(question, sentences, vectors @ self.embedder.encode([question], role="query")[0],
-                        self.extractive)
+        chosen = select(
+            question, sentences, vectors @ self.embedder.encode([question], role="query")[0], self.extractive
+        )
         if not chosen:
             return Answer(ABSTAIN_MESSAGE, True, [], passages, reason=NOT_FOUND)
         text, citations = compose(chosen)
@@ -616,7 +617,11 @@ def open_store(settings: Settings) -> Store:
         from rag.index.milvus import MilvusStore
 
         return MilvusStore(
-            settings.milvus_uri, settings.milvus_token, settings.milvus_prefix, settings.index_dir
+            settings.milvus_uri,
+            settings.milvus_token,
+            settings.milvus_prefix,
+            settings.index_dir,
+            settings.ready_timeout,
         )
     from rag.index.local import LocalStore
 
