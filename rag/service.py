@@ -20,7 +20,15 @@ from rag.answer.llm import LlmClient, LlmFailure, LlmSettings, build_messages, c
 from rag.answer.tokens import TokenCounter
 from rag.config import Settings, fusion_weights
 from rag.embed import Embedder
-from rag.errors import BadInput, Conflict, IndexCorrupt, IndexMismatch, NotFound, SkippedFile
+from rag.errors import (
+    BadInput,
+    Conflict,
+    IndexCorrupt,
+    IndexMismatch,
+    NotFound,
+    SkippedFile,
+    StoreUnavailable,
+)
 from rag.index.base import Embedded, PassageReader, Store, Update, require
 from rag.index.store import FORMAT_VERSION, Manifest, rebuild_reason
 from rag.index.writers import Ticket, WriterQueue
@@ -606,7 +614,9 @@ def _recorded_backend(store: Store) -> tuple[str, str | None] | None:
     """The embedding backend and int8 config the live index was built with, if there is one to read."""
     try:
         manifest = store.manifest()
-    except Exception:  # unreadable or unreachable: reported, with its fix, when the index is opened
+    except StoreUnavailable:
+        raise  # nothing would work: said now, in one line, rather than on every request
+    except Exception:  # unreadable: reported, with its fix, when the index is opened
         return None
     return (manifest.backend, manifest.quantisation) if manifest else None
 
