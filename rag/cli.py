@@ -541,13 +541,31 @@ def delete(doc_id: str, index_dir: Path | None) -> None:
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @index_option
 def serve(host: str, port: int, index_dir: Path | None) -> None:
-    """Serve the HTTP API and the web page."""
+    """Serve the HTTP API and the web page.
+
+    It stops with the reason on one line (exit status 2) when the model or the index fails to load, or
+    has not loaded after RAG_READY_TIMEOUT seconds; without an index it serves and waits for uploads.
+    """
+    import threading
+
     import uvicorn
 
     from rag.api.app import create_app
 
-    app = create_app(_settings(index_dir=index_dir))
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    settings = _settings(index_dir=index_dir)
+    app = create_app(settings)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info"))
+    failure: list[str] = []
+
+    def watch() -> None:
+        if reason := app.state.readiness.wait(settings.ready_timeout):
+            failure.append(reason)
+            server.should_exit = True
+
+    threading.Thread(target=watch, name="readiness", daemon=True).start()
+    server.run()
+    if failure:
+        raise RagError(f"rag serve stopped: {failure[0]}")
 
 
 if __name__ == "__main__":

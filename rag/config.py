@@ -118,6 +118,10 @@ class Settings(BaseSettings):
     # a write is refused with 503 and Retry-After.
     max_queued_writes: int = Field(8, ge=1)
     write_wait_seconds: float = Field(30.0, gt=0)
+    # How long opening may take: `rag serve` that has not loaded its model and index after this many seconds
+    # exits with the step it was stuck at (one line, status 2), as it does at once when either fails; and
+    # how long a Milvus store waits for its collections to load, in every command.
+    ready_timeout: float = Field(300.0, gt=0)
 
 
 def fusion_weights(settings: Settings) -> dict[str, float]:

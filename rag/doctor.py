@@ -17,7 +17,7 @@ from typing import Literal
 
 from rag.config import Settings
 from rag.embed import EXPORT_RECORD, Cpu, Embedder, resolve_model
-from rag.errors import IndexCorrupt, RagError, one_line
+from rag.errors import IndexCorrupt, RagError, StoreUnavailable, one_line
 
 Status = Literal["ok", "warn", "fail"]
 PACKAGES = (
@@ -186,7 +186,9 @@ def _index(settings: Settings, embedder: Embedder) -> Check:
             f"{where}: unreadable manifest ({one_line(exc)})",
             f"remove {where} and run `rag ingest`",
         )
-    except Exception as exc:  # a Milvus that cannot be reached, or the [scale] extra missing
+    except StoreUnavailable as exc:  # a Milvus that does not answer, a file held, collections that won't load
+        return Check("index", "fail", exc.problem, exc.fix)
+    except Exception as exc:  # the [scale] extra missing, or Milvus refusing a query
         return Check(
             "index", "fail", f"{where}: {one_line(exc)}", "check RAG_MILVUS_URI and RAG_MILVUS_TOKEN"
         )

@@ -37,6 +37,16 @@ class IndexBusy(RagError):
         self.retry_after = retry_after
 
 
+class StoreUnavailable(RagError):
+    """The store cannot be opened now: a Milvus that does not answer, a Milvus Lite file another process
+    holds, collections that do not load in time (CLI exit 2, HTTP 503). `fix` says what to do."""
+
+    def __init__(self, problem: str, fix: str) -> None:
+        super().__init__(f"{problem}: {fix}")
+        self.problem = problem
+        self.fix = fix
+
+
 class IndexCorrupt(RagError):
     """A file of the index cannot be read; `rag ingest` builds a fresh generation."""
 

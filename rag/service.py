@@ -20,7 +20,15 @@ from rag.answer.llm import LlmClient, LlmFailure, LlmSettings, build_messages, c
 from rag.answer.tokens import TokenCounter
 from rag.config import Settings, fusion_weights
 from rag.embed import Embedder
-from rag.errors import BadInput, Conflict, IndexCorrupt, IndexMismatch, NotFound, SkippedFile
+from rag.errors import (
+    BadInput,
+    Conflict,
+    IndexCorrupt,
+    IndexMismatch,
+    NotFound,
+    SkippedFile,
+    StoreUnavailable,
+)
 from rag.index.base import Embedded, PassageReader, Store, Update, require
 from rag.index.store import FORMAT_VERSION, Manifest, rebuild_reason
 from rag.index.writers import Ticket, WriterQueue
@@ -258,8 +266,9 @@ class Service:
             return Answer(ABSTAIN_MESSAGE, True, [], passages, reason=NOT_FOUND)
         sentences = candidate_sentences(passages, self.extractive)
         vectors = self.embedder.encode([s.text for s in sentences])
-        chosen = select(question, sentences, vectors @ self.embedder.encode([question], role="query")[0],
-                        self.extractive)
+        chosen = select(
+            question, sentences, vectors @ self.embedder.encode([question], role="query")[0], self.extractive
+        )
         if not chosen:
             return Answer(ABSTAIN_MESSAGE, True, [], passages, reason=NOT_FOUND)
         text, citations = compose(chosen)
@@ -605,7 +614,9 @@ def _recorded_backend(store: Store) -> tuple[str, str | None] | None:
     """The embedding backend and int8 config the live index was built with, if there is one to read."""
     try:
         manifest = store.manifest()
-    except Exception:  # unreadable or unreachable: reported, with its fix, when the index is opened
+    except StoreUnavailable:
+        raise  # nothing would work: said now, in one line, rather than on every request
+    except Exception:  # unreadable: reported, with its fix, when the index is opened
         return None
     return (manifest.backend, manifest.quantisation) if manifest else None
 
@@ -616,7 +627,11 @@ def open_store(settings: Settings) -> Store:
         from rag.index.milvus import MilvusStore
 
         return MilvusStore(
-            settings.milvus_uri, settings.milvus_token, settings.milvus_prefix, settings.index_dir
+            settings.milvus_uri,
+            settings.milvus_token,
+            settings.milvus_prefix,
+            settings.index_dir,
+            settings.ready_timeout,
         )
     from rag.index.local import LocalStore
 

@@ -87,20 +87,12 @@ def store_env(index: Path) -> dict[str, str]:
     return STORE_ENV.get(index, {})
 
 
-@pytest.fixture(scope="session")
-def milvus_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A Milvus Lite server on 127.0.0.1 for the session (several processes share it, which a .db file
-    opened in process does not allow)."""
-    pytest.importorskip("pymilvus", reason="the [scale] extra is not installed")
-    import socket
-
+def start_milvus_lite(data: Path, port: int) -> subprocess.Popen[bytes]:
+    """`milvus-lite server` on 127.0.0.1:port over the data directory `data`, answering once this returns;
+    its output goes to data/../server.log."""
     from rag.index.milvus import _client
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    data = tmp_path_factory.mktemp("milvus")
-    log = open(data / "server.log", "wb")  # noqa: SIM115 (the server's lifetime)
+    log = open(data.parent / "server.log", "ab")  # noqa: SIM115 (the server's lifetime)
     process = subprocess.Popen(
         [
             sys.executable,
@@ -108,7 +100,7 @@ def milvus_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             "milvus_lite",
             "server",
             "--data-dir",
-            str(data / "data"),
+            str(data),
             "--host",
             "127.0.0.1",
             "--port",
@@ -117,18 +109,36 @@ def milvus_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    uri = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while True:
         try:
-            _client(uri, None).list_collections()
-            break
+            _client(f"http://127.0.0.1:{port}", None).list_collections()
+            return process
         except Exception:
-            assert process.poll() is None and time.monotonic() < deadline, (data / "server.log").read_text()
+            assert process.poll() is None and time.monotonic() < deadline, (
+                data.parent / "server.log"
+            ).read_text()
             time.sleep(0.3)
-    yield uri
+
+
+def stop_milvus_lite(process: subprocess.Popen[bytes]) -> None:
     process.terminate()
     process.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def milvus_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Milvus Lite server on 127.0.0.1 for the session (several processes share it, which a .db file
+    opened in process does not allow)."""
+    pytest.importorskip("pymilvus", reason="the [scale] extra is not installed")
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    process = start_milvus_lite(tmp_path_factory.mktemp("milvus") / "data", port)
+    yield f"http://127.0.0.1:{port}"
+    stop_milvus_lite(process)
 
 
 def milvus_settings(uri: str, index: Path, prefix: str, **settings) -> Settings:

@@ -18,7 +18,16 @@ from rag.api.guard import Guard
 from rag.api.routes import documents, health, questions, quotes
 from rag.api.routes.deps import describe_errors
 from rag.config import Settings
-from rag.errors import BadInput, Conflict, IndexBusy, IndexMismatch, IndexMissing, NotFound, RagError
+from rag.errors import (
+    BadInput,
+    Conflict,
+    IndexBusy,
+    IndexMismatch,
+    IndexMissing,
+    NotFound,
+    RagError,
+    one_line,
+)
 from rag.jobs import Jobs
 from rag.service import Service
 
@@ -44,11 +53,24 @@ class ShortPaths(logging.Filter):
 
 
 class Readiness:
-    """Whether the model has loaded; the index is checked on every /readyz."""
+    """How far the start-up has got (the model, then the index); the index is checked again on every
+    /readyz."""
 
     def __init__(self) -> None:
         self.model_loaded = threading.Event()
+        self.settled = threading.Event()  # the start-up is over: ready, waiting for an index, or failed
+        self.step = "loading the embedding model"
         self.error: str | None = None
+
+    def wait(self, timeout: float) -> str | None:
+        """None once the start-up is over and did not fail; else why the server cannot serve: the step
+        that failed, or the one still under way after timeout seconds."""
+        if not self.settled.wait(timeout):
+            self.error = (
+                f"not ready after {timeout:g} s, still {self.step}: see the log above, "
+                "or raise RAG_READY_TIMEOUT if it is only slow"
+            )
+        return self.error
 
 
 def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
@@ -66,13 +88,17 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
             try:
                 service.embedder.encode(["warm up"])
                 readiness.model_loaded.set()
+                readiness.step = f"opening the index in {service.store.where}"
                 try:
                     service.retriever  # noqa: B018 - opens the index now rather than on the first request
                 except (IndexMissing, IndexMismatch) as exc:
-                    log.warning("not ready: %s", exc)
-            except Exception as exc:  # noqa: BLE001 - reported by /readyz, never crashes the server
-                readiness.error = f"{exc.__class__.__name__}: {exc}"
-                log.error("cannot load the embedding model: %s", readiness.error)
+                    log.warning("not ready: %s", exc)  # an upload or `rag ingest` makes it ready
+            except Exception as exc:  # noqa: BLE001 - reported by /readyz and `rag serve`, one line
+                reason = str(exc) if isinstance(exc, RagError) else one_line(exc)
+                readiness.error = f"{readiness.step} failed: {reason}"
+                log.error("%s", readiness.error)
+            finally:
+                readiness.settled.set()
 
         if settings.api_key:
             log.info("index %s; API key required (Authorization: Bearer)", settings.index_dir)

@@ -26,6 +26,11 @@ stems them (lexical.analysed), so that both stores find the same words; Milvus L
 BM25 scores are negative (only the order is used), sparse searches need drop_ratio_search 0, one process
 only may open a .db file (several processes share one through `milvus-lite server --host 127.0.0.1`), and
 its server cuts a client that sends keepalive pings while idle.
+
+Loading: Milvus searches and queries only loaded collections. The process that creates a collection finds it
+loaded; Milvus Lite (a file, or its server after a restart) starts every indexed collection released, and
+a real Milvus keeps what was loaded until someone releases it. So a store loads its collections when it
+connects, waiting at most RAG_READY_TIMEOUT, and again when a Milvus Lite server restarted under it.
 """
 
 from __future__ import annotations
@@ -34,13 +39,15 @@ import functools
 import json
 import logging
 import threading
+import time
+import traceback
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rag.errors import IndexCorrupt, RagError
+from rag.errors import IndexCorrupt, RagError, StoreUnavailable, one_line
 from rag.index.base import RECORD_FIELDS, Update, WordMatches
 from rag.index.lexical import analysed, chunk_from, date_words, document_from, paragraphs_json
 from rag.index.store import Manifest, writer_lock
@@ -55,6 +62,8 @@ BATCH = 256  # rows per insert or upsert call
 HNSW = {"M": 16, "efConstruction": 200}  # build parameters; searches use ef = max(64, depth)
 ANALYZER = {"tokenizer": "standard", "filter": ["lowercase"]}  # what Milvus Lite 3.x supports
 _STATE_ID = "live"
+_COLLECTIONS = ("passages", "sentences", "documents", "state")
+NOT_LOADED = 101  # Milvus's error code for a search or query of a collection that is not loaded
 _KINDS = ("passages", "documents", "sentences")  # the collections a write versions
 _SCOPE = ("doc_id", "speaker_fold", "date", "added_in", "removed_in")  # what filters read, on sentences too
 _ROW_FIELDS = [f for f in RECORD_FIELDS if f not in ("title", "date", "place", "source_url")]
@@ -68,12 +77,53 @@ class _NoClientTimestamps(logging.Filter):
         return "mvccTs" not in record.getMessage()
 
 
+class _NoAllocTimestamp(logging.Filter):
+    """pymilvus asks for a timestamp before each query iterator, which Milvus Lite's in-process server does
+    not implement (pymilvus then does without); grpc logs every refusal with a traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not (
+            isinstance(error, NotImplementedError)
+            and any(frame.name == "AllocTimestamp" for frame in traceback.extract_tb(error.__traceback__))
+        )
+
+
+class _LiteOpenFailure(logging.Filter):
+    """Milvus Lite logs why it cannot open a .db file as a traceback, and pymilvus then raises a bare
+    "Open local milvus failed": the reason is kept here for the one-line error instead."""
+
+    reason: str | None = None
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1]:
+            _LiteOpenFailure.reason = one_line(record.exc_info[1])
+            return False
+        return True
+
+
+class _NoNotLoadedTraces(logging.Filter):
+    """pymilvus logs each failed call with a traceback before raising; a collection found not loaded is
+    loaded by the store (MilvusStore._state), so that one is not logged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return f"(code={NOT_LOADED}," not in record.getMessage()
+
+
 logging.getLogger("pymilvus.client.iterator.query_iterator").addFilter(_NoClientTimestamps())
+logging.getLogger("grpc._server").addFilter(_NoAllocTimestamp())
+logging.getLogger("milvus_lite.server_manager").addFilter(_LiteOpenFailure())
+logging.getLogger("pymilvus.decorators").addFilter(_NoNotLoadedTraces())
 
 
 def _client(uri: str, token: str | None) -> Any:
+    """A connection to the Milvus at `uri` (a file path: Milvus Lite in this process).
+
+    Raises:
+        StoreUnavailable: it does not answer, or another process holds the Milvus Lite file.
+    """
     try:
-        from pymilvus import MilvusClient
+        from pymilvus import MilvusClient, MilvusException
     except ImportError:
         raise RagError("RAG_STORE=milvus needs pymilvus: pip install 'transcript-rag[scale]'") from None
     if "://" not in uri:
@@ -81,7 +131,21 @@ def _client(uri: str, token: str | None) -> Any:
     # No keepalive pings while idle: a Milvus Lite server answers pymilvus's (every 10 s) with GOAWAY
     # "too many pings", after which the connection's next call fails.
     quiet = {"grpc.keepalive_permit_without_calls": False, "grpc.keepalive_time_ms": 60_000}
-    return MilvusClient(uri=uri, token=token or "", grpc_options=quiet)
+    _LiteOpenFailure.reason = None
+    try:
+        return MilvusClient(uri=uri, token=token or "", grpc_options=quiet)
+    except MilvusException as exc:
+        if "://" in uri:
+            raise StoreUnavailable(
+                f"cannot connect to Milvus at {uri} ({one_line(exc)})",
+                "start it, or fix RAG_MILVUS_URI and RAG_MILVUS_TOKEN",
+            ) from None
+        raise StoreUnavailable(
+            f"cannot open the Milvus Lite file {uri} ({_LiteOpenFailure.reason or one_line(exc)})",
+            "one process at a time opens a Milvus Lite file: stop the other one (a `rag serve`?), or share "
+            "the file through `milvus-lite server --data-dir FILE --host 127.0.0.1` and "
+            "RAG_MILVUS_URI=http://127.0.0.1:19530",
+        ) from None
 
 
 def _quote(value: str) -> str:
@@ -349,11 +413,14 @@ class MilvusStore:
     writers on several machines must take turns themselves (README, "When one machine is not enough").
     """
 
-    def __init__(self, uri: str, token: str | None, prefix: str, index_dir: Path) -> None:
+    def __init__(
+        self, uri: str, token: str | None, prefix: str, index_dir: Path, load_timeout: float
+    ) -> None:
         self.uri = uri
         self.token = token
         self.prefix = prefix
         self.index_dir = index_dir
+        self.load_timeout = load_timeout
         self.where = f"Milvus {uri} (collections {prefix}*)"
         self.sentence_vectors = True
         self._client: Any = None
@@ -361,18 +428,55 @@ class MilvusStore:
 
     @property
     def client(self) -> Any:
+        """The connection, made on first use, with the index's collections loaded."""
         with self._connect:
             if self._client is None:
-                self._client = _client(self.uri, self.token)
+                client = _client(self.uri, self.token)
+                self._load(client)
+                self._client = client
             return self._client
+
+    def _load(self, client: Any) -> None:
+        """Load those of the index's collections that exist and are not loaded, and wait until they are.
+
+        Raises:
+            StoreUnavailable: one does not load within load_timeout seconds, or Milvus refuses to load it.
+        """
+        from pymilvus import MilvusException
+        from pymilvus.client.types import LoadState
+
+        deadline = time.monotonic() + self.load_timeout
+        name = self.prefix
+        try:
+            present = set(client.list_collections())
+            for name in (self._name(kind) for kind in _COLLECTIONS):
+                if name in present and client.get_load_state(name)["state"] != LoadState.Loaded:
+                    client.load_collection(name, timeout=max(1.0, deadline - time.monotonic()))
+        except MilvusException as exc:
+            raise StoreUnavailable(
+                f"{self.where}: cannot load collection {name} ({one_line(exc)})",
+                "check that Milvus has the memory (query nodes) to load it, or raise RAG_READY_TIMEOUT "
+                f"(now {self.load_timeout:g} s) if it is only slow; `rag doctor` checks it",
+            ) from None
 
     def _name(self, kind: str) -> str:
         return self.prefix + kind
 
     def _state(self) -> dict[str, Any] | None:
-        if not self.client.has_collection(self._name("state")):
+        from pymilvus import MilvusException
+
+        client = self.client
+        if not client.has_collection(self._name("state")):
             return None
-        rows = self.client.query(self._name("state"), filter=f"id == '{_STATE_ID}'", output_fields=["state"])
+        query = {"filter": f"id == '{_STATE_ID}'", "output_fields": ["state"]}
+        try:
+            rows = client.query(self._name("state"), **query)
+        except MilvusException as exc:
+            if exc.code != NOT_LOADED:
+                raise
+            with self._connect:  # a Milvus Lite server restarted: every collection is released again
+                self._load(client)
+            rows = client.query(self._name("state"), **query)
         return json.loads(rows[0]["state"]) if rows else None
 
     def live(self) -> str | None:

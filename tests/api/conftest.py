@@ -54,9 +54,12 @@ def start_server(index: Path, **env: str) -> Server:
         stderr=subprocess.STDOUT,
     )
     server = Server(f"http://127.0.0.1:{port}", index, full_env, process)
-    deadline = time.monotonic() + 180
+    deadline = time.monotonic() + 330  # rag serve itself gives up after RAG_READY_TIMEOUT (300 s)
     while time.monotonic() < deadline:
-        assert process.poll() is None, "rag serve exited during start-up"
+        if process.poll() is not None:
+            log.close()
+            lines = (index.parent / f"server-{port}.log").read_text().splitlines()
+            raise AssertionError(f"rag serve exited during start-up: {lines[-1] if lines else ''}")
         try:
             if httpx.get(f"{server.url}/readyz", timeout=2).status_code == 200:
                 return server
