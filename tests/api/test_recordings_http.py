@@ -43,8 +43,8 @@ def test_a_recording_upload_is_a_job_then_a_machine_transcript(make_service, tmp
             doc = http.get("/documents/summit").json()
             assert doc["format"] == "audio" and doc["transcript"] == "machine" and doc["speakers"] == []
             assert doc["recording"]["model"] == "tiny.en" and abs(doc["recording"]["duration"] - 4) < 2
-            assert "brussels" in doc["text"].lower()
-            found = http.post("/search", json={"question": "Brussels summit", "k": 3}).json()["passages"]
+            assert "travel" in doc["text"].lower() and "summit" in doc["text"].lower()
+            found = http.post("/search", json={"question": "travel to the summit next week", "k": 3}).json()["passages"]
             top = next(p for p in found if p["doc_id"] == "summit")
             assert top["transcript"] == "machine" and "machine transcript" in top["citation"]
             human = next(p for p in found if p["doc_id"] != "summit")
