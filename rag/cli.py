@@ -68,12 +68,19 @@ def _settings(**overrides: Any) -> Settings:
 @contextmanager
 def _progress_bar(quiet: bool, label: str) -> Iterator[Callable[[int, int], None]]:
     """A rich progress bar on a terminal; nothing with --quiet or when stderr is not a TTY."""
+    with _progress_bars(quiet, label) as (progress,):
+        yield progress
+
+
+@contextmanager
+def _progress_bars(quiet: bool, *labels: str) -> Iterator[tuple[Callable[[int, int], None], ...]]:
+    """One rich progress bar per label (with its ETA), each shown once it has something to count."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
     console = Console(stderr=True)
     bar = Progress(
-        TextColumn(label),
+        TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),
@@ -81,9 +88,13 @@ def _progress_bar(quiet: bool, label: str) -> Iterator[Callable[[int, int], None
         disable=quiet or not console.is_terminal,
         transient=True,
     )
-    task = bar.add_task(label, total=None)
+    tasks = {label: bar.add_task(label, total=None, visible=False) for label in labels}
+
+    def updater(task: TaskID) -> Callable[[int, int], None]:
+        return lambda done, total: bar.update(task, completed=done, total=total, visible=True)
+
     with bar:
-        yield lambda done, total: bar.update(task, completed=done, total=total)
+        yield tuple(updater(tasks[label]) for label in labels)
 
 
 @cli.command(short_help="Index transcript files, incrementally.")
@@ -100,14 +111,15 @@ def _progress_bar(quiet: bool, label: str) -> Iterator[Callable[[int, int], None
     help="Chunk and embed on a Ray cluster (a local one without ADDRESS); needs the [scale] extra.",
 )
 def ingest(paths: tuple[Path, ...], index_dir: Path | None, quiet: bool, ray_address: str | None) -> None:
-    """Index transcripts (.txt, .md, .vtt, .srt) from PATHS (default: docs_raw/), incrementally."""
+    """Index transcripts (.txt, .md, .vtt, .srt) and recordings (.mp3 .m4a .wav .ogg .flac .mp4 .webm,
+    transcribed once by a speech recogniser: extra [audio]) from PATHS (default: docs_raw/), incrementally."""
     from rag.service import Service
 
     if ray_address and Path(ray_address).exists():
         raise BadInput(f"--ray took {ray_address} for a cluster address: put the paths before --ray")
     service = Service(_settings(index_dir=index_dir))
-    with _progress_bar(quiet, "embedding") as progress:
-        report = service.ingest(list(paths) or None, progress, ray_address)
+    with _progress_bars(quiet, "transcribing (seconds)", "embedding") as (listening, progress):
+        report = service.ingest(list(paths) or None, progress, ray_address, listening)
     for _, reason in report.skipped:
         click.echo(f"warning: skipped {reason}", err=True)
     for file, doc_id in report.renamed:

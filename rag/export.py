@@ -10,7 +10,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from rag.types import Answer, Passage, clock
+from rag.types import MACHINE, Answer, Passage, clock
 
 CSV_COLUMNS = (
     "rank",
@@ -24,6 +24,7 @@ CSV_COLUMNS = (
     "t_start",
     "t_end",
     "source_url",
+    "transcript",
     "citation",
     "text",
 )
@@ -45,6 +46,8 @@ def _passage_markdown(p: Passage, base_url: str) -> str:
         f"- Citation: {p.citation}",
         f"- Span: {p.doc_id} [{p.start}:{p.end}]",
     ]
+    if p.transcript == MACHINE:
+        lines.append("- Transcript: machine (speech recognition from the recording: check the recording)")
     if p.t_start is not None:
         lines.append(f"- Time: {clock(p.t_start)}" + (f"–{clock(p.t_end)}" if p.t_end is not None else ""))
     if p.source_url:

@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from rag.export import permalink
-from rag.types import Answer, Citation, Document, Passage, clock
+from rag.types import MACHINE, Answer, Citation, Document, Passage, clock
 
 if TYPE_CHECKING:
     from rag.evaluate import BeirResult, EvalResult
@@ -84,6 +84,7 @@ def print_passages(
         header = Text.assemble(
             (f"[{p.rank}] ", "bold cyan"),
             (p.title, "bold"),
+            *_machine_mark(p),
             f"\n{meta}",
             (f"  {p.doc_id} [{p.start}:{p.end}]  score {p.score:.4f}", "dim"),
         )
@@ -98,6 +99,11 @@ def print_passages(
         console.print(body)
         print_cite_lines(p, console)
         console.print()
+
+
+def _machine_mark(p: Passage) -> tuple[tuple[str, str], ...]:
+    """The mark beside a machine transcript's title: its words are a recogniser's, not a person's."""
+    return (("  machine transcript: check the recording", "bold magenta"),) if p.transcript == MACHINE else ()
 
 
 def print_cite_lines(p: Passage, console: Console, base_url: str | None = None) -> None:
@@ -164,6 +170,8 @@ def print_verification(result: Verification, console: Console | None = None) -> 
     """The verdict, then each match: where it was said, by whom, and a word diff (quote vs transcript)."""
     console = console or Console()
     title, style = _VERDICTS[result.verdict]
+    if result.note:
+        title, style = f"{title.split(':')[0]}: {result.note}", "magenta"
     console.print(Panel(Text(result.quote), title=title, border_style=style, title_align="left"))
     if result.wrong_speaker:
         console.print(
@@ -179,6 +187,7 @@ def print_verification(result: Verification, console: Console | None = None) -> 
             Text.assemble(
                 (f"[{p.rank}] ", "bold cyan"),
                 (p.title, "bold"),
+                *_machine_mark(p),
                 f"\n{meta}",
                 (f"  {p.doc_id} [{p.start}:{p.end}]  {m.coverage:.0%} of the words in order", "dim"),
             )

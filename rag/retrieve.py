@@ -15,7 +15,7 @@ import numpy as np
 from rag.fusion import SIGNALS, fitted_weights, rank_feature
 from rag.index.base import PassageReader
 from rag.signals import date_match, question_dates
-from rag.types import Filters, Passage
+from rag.types import Filters, Passage, transcript_of
 
 Mode = Literal["dense", "bm25", "hybrid"]
 MODES: tuple[Mode, ...] = ("dense", "bm25", "hybrid")
@@ -210,6 +210,7 @@ class Retriever:
                         t_start=r["t_start"],
                         t_end=r["t_end"],
                         source_url=r["source_url"],
+                        transcript=transcript_of(r["format"]),
                     )
                 )
                 hits.append(Hit(row, score, cosines.get(row)))

@@ -35,9 +35,10 @@ from rag.index.writers import Ticket, WriterQueue
 from rag.ingest.chunk import ChunkSettings, chunk_document, question_answered, sentence_inputs
 from rag.ingest.clean import decode
 from rag.ingest.parse import SUFFIXES, parse_document, read_transcript
+from rag.ingest.recording import RECORDINGS, Transcriber, is_recording, probe, recording_document
 from rag.rerank import Reranker
 from rag.retrieve import FusionSettings, Hit, Mode, Retriever
-from rag.types import Answer, Chunk, Document, Filters, IngestReport, Passage
+from rag.types import Answer, Chunk, Document, Filters, IngestReport, Passage, format_citation
 from rag.verify import Alignment, Verification, judge, turns
 
 if TYPE_CHECKING:
@@ -233,7 +234,8 @@ class Service:
         def passage(a: Alignment, rank: int) -> Passage:
             doc = docs[a.unit.doc_id]
             chunk = next((c for c in retriever.store.chunks(doc.doc_id) if c.start <= a.start < c.end), None)
-            return Passage(
+            heard = doc.heard(a.start, a.end)
+            found = Passage(
                 rank=rank,
                 score=round(a.similarity, 4),
                 chunk_id=chunk.chunk_id if chunk else "",
@@ -245,8 +247,13 @@ class Service:
                 text=doc.text[a.start : a.end],
                 start=a.start,
                 end=a.end,
+                t_start=heard.at if heard else chunk.t_start if chunk else None,
+                t_end=chunk.t_end if chunk else None,
+                source_url=doc.source_url,
                 question=question_answered(doc, a.start),
+                transcript=doc.transcript,
             )
+            return dataclasses.replace(found, citation=format_citation(found, heard)) if heard else found
 
         texts = {doc_id: doc.text for doc_id, doc in docs.items()}
         return judge(quote, candidates, texts, filters.speaker, passage)
@@ -291,6 +298,11 @@ class Service:
             max_retries=s.llm_max_retries,
             context_tokens=s.llm_context_tokens,
         )
+
+    @cached_property
+    def transcriber(self) -> Transcriber:
+        """The speech recogniser for recordings, its model loaded when the first one comes."""
+        return Transcriber.from_settings(self.settings)
 
     @cached_property
     def token_counter(self) -> TokenCounter:
@@ -368,7 +380,11 @@ class Service:
         return chunk_document(doc, self.embedder.count_tokens, settings)
 
     def ingest(
-        self, paths: Sequence[Path] | None = None, progress: Progress | None = None, ray: str | None = None
+        self,
+        paths: Sequence[Path] | None = None,
+        progress: Progress | None = None,
+        ray: str | None = None,
+        listening: Progress | None = None,
     ) -> IngestReport:
         """Bring the index in step with the transcript files under `paths` (default: the docs dir).
 
@@ -376,6 +392,7 @@ class Service:
         documents whose source file is gone are removed. A change of model or chunking rebuilds all.
         Bad files are skipped and reported; the previous index stays live until the new one is complete.
         With `ray` (a Ray cluster's address, or "" for a local one), chunking and embedding run on Ray.
+        Recordings are transcribed first (once: cached by sha256), `listening` told (seconds, duration).
         """
         started = time.perf_counter()
         report = IngestReport()
@@ -388,7 +405,7 @@ class Service:
             except IndexCorrupt as exc:
                 old, report.rebuild_reason = None, str(exc)
             previous = old.documents if old else {}
-            fresh = self._read_changed(files, previous, report)
+            fresh = self._read_changed(files, previous, report, listening)
             report.removed = [
                 d for d, meta in previous.items() if d not in files and _is_gone(meta["source"])
             ]
@@ -428,6 +445,35 @@ class Service:
             manifest = self.store.manifest()
             _refuse_taken([doc_id], manifest.documents if manifest else {})
         return doc
+
+    def prepare_recording(
+        self, doc_id: str, raw: bytes, name: str, replace: bool = False
+    ) -> Callable[[], Document]:
+        """An uploaded recording checked (its id, and that it is a recording with sound), before it is
+        transcribed: returns what transcribes it, for a background job.
+
+        Raises:
+            BadInput: the id is unusable or the file is not a readable recording.
+            Conflict: the id is taken and replace is off.
+        """
+        doc_id = check_doc_id(doc_id)
+        try:
+            probe(raw, name)
+        except SkippedFile as exc:
+            raise BadInput(str(exc)) from None
+        if not replace:
+            manifest = self.store.manifest()
+            _refuse_taken([doc_id], manifest.documents if manifest else {})
+        sha256 = hashlib.sha256(raw).hexdigest()
+
+        def transcribe() -> Document:
+            try:
+                heard = self.transcriber.transcribe(raw, sha256)
+                return recording_document(doc_id, heard, sha256=sha256, source=UPLOAD)
+            except SkippedFile as exc:
+                raise BadInput(str(exc)) from None
+
+        return transcribe
 
     def add_documents(
         self,
@@ -484,12 +530,20 @@ class Service:
         return old
 
     def _read_changed(
-        self, files: dict[str, Path], previous: dict[str, dict[str, Any]], report: IngestReport
+        self,
+        files: dict[str, Path],
+        previous: dict[str, dict[str, Any]],
+        report: IngestReport,
+        listening: Progress | None = None,
     ) -> list[Document]:
         fresh = []
         for doc_id, path in files.items():
+            companion = _companion(path) if is_recording(path.name) else None
             try:
-                text, sha256 = read_transcript(path)
+                if is_recording(path.name):
+                    text, (heard_sha256, sha256) = "", _recording_sha256(path, companion)
+                else:
+                    text, sha256 = read_transcript(path)
             except SkippedFile as exc:
                 report.skipped.append((str(path), str(exc)))
                 continue
@@ -507,7 +561,10 @@ class Service:
                 report.unchanged.append(doc_id)
                 continue
             try:
-                doc = parse_document(doc_id, text, sha256, str(path.resolve()), str(path))
+                if is_recording(path.name):
+                    doc = self._transcribed(doc_id, path, (heard_sha256, sha256), companion, listening)
+                else:
+                    doc = parse_document(doc_id, text, sha256, str(path.resolve()), str(path))
             except SkippedFile as exc:
                 report.skipped.append((str(path), str(exc)))
                 continue
@@ -516,6 +573,32 @@ class Service:
                 report.renamed.append((str(path), doc_id))
             fresh.append(doc)
         return fresh
+
+    def _transcribed(
+        self,
+        doc_id: str,
+        path: Path,
+        sha256s: tuple[str, str],
+        companion: Path | None,
+        listening: Progress | None,
+    ) -> Document:
+        """A recording file's machine transcript, with the speaker turns of the transcript of the same
+        event beside it (same stem) when there is one.
+
+        Raises:
+            SkippedFile: the recording cannot be read, or no speech is recognised in it.
+        """
+        probe(path, str(path))
+        try:
+            heard = self.transcriber.transcribe(path, sha256s[0], listening)
+        except SkippedFile as exc:
+            raise SkippedFile(f"{path}: {exc}") from None
+        aligned = None
+        if companion is not None:
+            text, companion_sha256 = read_transcript(companion)
+            aligned = parse_document(doc_id, text, companion_sha256, str(companion.resolve()), str(companion))
+        source = str(path.resolve())
+        return recording_document(doc_id, heard, sha256=sha256s[1], source=source, companion=aligned)
 
     def _carry_over(self, key: str, files: dict[str, Path], report: IngestReport) -> list[Document]:
         """Documents not among this run's files (uploads, other folders), re-chunked from the old index."""
@@ -602,12 +685,17 @@ class Service:
 
 
 def _with_questions(passages: list[Passage], store: PassageReader) -> list[Passage]:
-    """Each reply with the whole question it answers, read from its document."""
+    """Each reply with the whole question it answers, read from its document; a machine transcript's
+    passage with the recogniser's confidence and unsure words in its citation."""
     docs = {doc_id: store.document(doc_id) for doc_id in {p.doc_id for p in passages}}
-    return [
-        dataclasses.replace(p, question=question_answered(doc, p.start)) if (doc := docs[p.doc_id]) else p
-        for p in passages
-    ]
+    return [_filled_in(p, doc) if (doc := docs[p.doc_id]) else p for p in passages]
+
+
+def _filled_in(p: Passage, doc: Document) -> Passage:
+    p = dataclasses.replace(p, question=question_answered(doc, p.start))
+    if heard := doc.heard(p.start, p.end):
+        p = dataclasses.replace(p, citation=format_citation(p, heard))
+    return p
 
 
 def _recorded_backend(store: Store) -> tuple[str, str | None] | None:
@@ -672,6 +760,8 @@ def document_fields(doc: Document, chunks: int) -> dict[str, Any]:
         "language": doc.language,
         "source_url": doc.source_url,
         "origin": "upload" if doc.source == UPLOAD else "file",
+        "transcript": doc.transcript,
+        "recording": dataclasses.asdict(doc.recording) if doc.recording else None,
     }
 
 
@@ -680,7 +770,11 @@ def doc_id_for(filename: str) -> str:
     its extension, with each run of other characters than letters, digits, '.' and '-' made one '_'
     and '_', '.', '-' trimmed from its ends (a name made of none of them gets 'document'); at most 255,
     the longest file name most file systems allow."""
-    stem = PurePath(filename).stem if PurePath(filename).suffix.lower() in SUFFIXES else filename
+    known = PurePath(filename).suffix.lower() in (*SUFFIXES, *RECORDINGS)
+    return _slug(PurePath(filename).stem if known else filename)
+
+
+def _slug(stem: str) -> str:
     if _DOC_ID.fullmatch(stem):
         return stem
     slug = re.sub(r"[^\w.\-]+|_+", "_", stem).strip("_.-")[:255].rstrip("_.-")
@@ -714,18 +808,25 @@ def _refuse_taken(doc_ids: Sequence[str], documents: dict[str, dict[str, Any]]) 
 
 
 def _collect(paths: Sequence[Path], report: IngestReport) -> dict[str, Path]:
-    """Transcript files by doc_id (doc_id_for their name); a second file with the same id is skipped."""
+    """Transcript files and recordings by doc_id (doc_id_for their name); a second file with the same id
+    is skipped, but for a recording beside a transcript of the same stem: that one is indexed as
+    "stem.ext" (briefing.wav), the transcript keeping its id."""
     files: dict[str, Path] = {}
     for path in paths:
         if not path.exists():
             raise BadInput(f"{path}: no such file or directory")
         candidates = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-        for file in candidates:
-            if file.suffix.lower() not in SUFFIXES or file.name.startswith("."):
+        # Transcripts first, so that a recording beside one is the file that gives way.
+        for file in sorted(candidates, key=lambda f: is_recording(f.name)):
+            known = file.suffix.lower() in SUFFIXES or is_recording(file.name)
+            if not known or file.name.startswith("."):
                 if not path.is_dir():
-                    report.skipped.append((str(file), f"{file}: not a transcript ({', '.join(SUFFIXES)})"))
+                    kinds = ", ".join((*SUFFIXES, *RECORDINGS))
+                    report.skipped.append((str(file), f"{file}: not a transcript nor a recording ({kinds})"))
                 continue
             doc_id = doc_id_for(file.name)
+            if is_recording(file.name) and _companion(file) is not None:
+                doc_id = _slug(file.name)
             if doc_id in files:
                 report.skipped.append(
                     (str(file), f"{file}: doc_id {doc_id!r} already comes from {files[doc_id]}")
@@ -733,6 +834,25 @@ def _collect(paths: Sequence[Path], report: IngestReport) -> dict[str, Path]:
                 continue
             files[doc_id] = file
     return files
+
+
+def _companion(recording: Path) -> Path | None:
+    """The transcript or caption file of the same event beside a recording: the same stem, in one of
+    the transcript suffixes (briefing.vtt for briefing.wav)."""
+    return next((c for s in SUFFIXES if (c := recording.with_suffix(s)).is_file()), None)
+
+
+def _recording_sha256(path: Path, companion: Path | None) -> tuple[str, str]:
+    """(the recording's sha256, the document's): the document changes with the recording and with its
+    companion, when it has one (the sha256 of both sha256s)."""
+    try:
+        own = hashlib.sha256(path.read_bytes()).hexdigest()
+        if companion is None:
+            return own, own
+        theirs = hashlib.sha256(companion.read_bytes()).hexdigest()
+    except OSError as exc:
+        raise SkippedFile(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    return own, hashlib.sha256(f"{own}{theirs}".encode()).hexdigest()
 
 
 def _is_gone(source: str) -> bool:

@@ -17,6 +17,38 @@ class Paragraph:
     is_question: bool = False
     t_start: float | None = None  # seconds into the recording, for timestamped transcripts
     t_end: float | None = None
+    # A machine transcript's words, one per word of the paragraph's text (its `text.split()`): the second
+    # each starts at and the recogniser's probability for it, 0 to 1.
+    words: tuple[tuple[float, float], ...] = ()
+
+
+@dataclass(frozen=True)
+class Recording:
+    """How a recording's machine transcript was made: by which model, and how long the recording is."""
+
+    model: str  # e.g. "tiny.en"
+    model_version: str  # where the weights come from and the engine that ran them
+    duration: float  # seconds
+    aligned_with: str | None = None  # the file of the same event whose speaker turns the passages carry
+
+
+@dataclass(frozen=True)
+class Heard:
+    """What the recogniser made of a span of a machine transcript."""
+
+    confidence: float  # its mean probability for the span's words
+    unsure: tuple[str, ...]  # runs of words it gave less than LOW_CONFIDENCE, as they appear in the text
+    at: float | None  # the second the span's first word starts at
+
+
+LOW_CONFIDENCE = 0.5  # a word the recogniser gives less probability than this is marked as unsure
+MACHINE = "machine"  # Passage/Citation/Document `transcript`: speech recognition from a recording
+HUMAN = "human"
+
+
+def transcript_of(format: str) -> str:
+    """Who wrote a document's words: a machine for a recording (format "audio"), else a person."""
+    return MACHINE if format == "audio" else HUMAN
 
 
 @dataclass(frozen=True)
@@ -36,11 +68,43 @@ class Document:
     format: str = "text"  # the format module that parsed it: mid.ru, markdown, briefing, webvtt, srt, text
     language: str | None = None  # ISO 639-1 code, identified from the text
     source_url: str | None = None  # the original's address, when the transcript gives one
+    recording: Recording | None = None  # for a machine transcript (format "audio")
 
     @property
     def speakers(self) -> list[str]:
         """Distinct speakers in order of first appearance."""
         return list(dict.fromkeys(p.speaker for p in self.paragraphs if p.speaker))
+
+    @property
+    def transcript(self) -> str:
+        return transcript_of(self.format)
+
+    def heard(self, start: int, end: int) -> Heard | None:
+        """The recogniser's confidence in the text at [start, end), its unsure words and the time the
+        span starts; None for a human transcript."""
+        probs: list[float] = []
+        unsure: list[str] = []
+        at: float | None = None
+        last = -2
+        for para in self.paragraphs:
+            if not para.words or para.end <= start or end <= para.start:
+                continue
+            for i, m in enumerate(re.finditer(r"\S+", self.text[para.start : para.end])):
+                offset = para.start + m.start()
+                if offset + len(m.group()) <= start or end <= offset or i >= len(para.words):
+                    continue
+                second, prob = para.words[i]
+                at = second if at is None else at
+                probs.append(prob)
+                if prob < LOW_CONFIDENCE:
+                    if last == i - 1 and unsure:
+                        unsure[-1] += " " + m.group()
+                    else:
+                        unsure.append(m.group())
+                    last = i
+        if not probs:
+            return None
+        return Heard(round(sum(probs) / len(probs), 2), tuple(unsure), at)
 
 
 @dataclass(frozen=True)
@@ -130,6 +194,7 @@ class Passage:
     source_url: str | None = None
     question: str | None = None  # the whole question turn this passage replies to (filled in by the service)
     citation: str = ""  # ready to paste: who, on what occasion, where, when (+ time, + link); filled in
+    transcript: str = HUMAN  # "machine": speech recognition from a recording
 
     def __post_init__(self) -> None:
         if not self.citation:
@@ -148,6 +213,7 @@ class Citation:
     end: int
     t_start: float | None = None  # the cited passage's time span
     t_end: float | None = None
+    transcript: str = HUMAN  # the cited passage's
 
 
 @dataclass(frozen=True)
@@ -181,11 +247,12 @@ def clock(seconds: float) -> str:
     return f"{hours:02d}:{minutes:02d}:{secs:02d}"
 
 
-def format_citation(p: Passage) -> str:
+def format_citation(p: Passage, heard: Heard | None = None) -> str:
     """A citation for an article: "Sergey Lavrov, remarks at the news conference following the Russia-ASEAN
     Foreign Ministers' Meeting, Singapore, 2 August 2018", then the time into the recording and the
     original's address when known. The occasion is the document's title without its speaker, place and
-    date, which the citation gives on their own."""
+    date, which the citation gives on their own. A machine transcript says so, with the recogniser's
+    confidence and the words it was unsure of when `heard` gives them."""
     occasion = _DATED.sub("", p.title.strip())
     if p.place and occasion.endswith(f", {p.place}"):
         occasion = occasion.removesuffix(f", {p.place}")
@@ -203,4 +270,17 @@ def format_citation(p: Passage) -> str:
     text = ", ".join(x for x in (p.speaker, occasion, p.place, when) if x)
     if p.t_start is not None:
         text += f", at {clock(p.t_start)}"
+    if p.transcript == MACHINE:
+        text += f" ({machine_note(heard)})"
     return f"{text}. {p.source_url}" if p.source_url else text
+
+
+def machine_note(heard: Heard | None) -> str:
+    """How a machine transcript is marked wherever its words are shown: "machine transcript, confidence
+    0.84; unsure: "Brussels"", so that no one takes them for a person's transcription."""
+    if heard is None:
+        return "machine transcript"
+    note = f"machine transcript, confidence {heard.confidence:.2f}"
+    if heard.unsure:
+        note += "; unsure: " + ", ".join(f'"{u}"' for u in heard.unsure)
+    return note

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from rapidfuzz import fuzz
 
-from rag.types import Document, Paragraph, Passage
+from rag.types import MACHINE, Document, Paragraph, Passage, clock
 
 Verdict = Literal["verbatim", "close", "not_found"]
 _WORD = re.compile(r"\w+")
@@ -111,8 +111,25 @@ class Verification:
         """The words were found, but said by someone other than the named speaker."""
         return bool(self.matches) and self.matches[0].speaker_matches is False
 
+    @property
+    def note(self) -> str | None:
+        """What a verdict on a machine transcript must say: that the words are a recogniser's, to be
+        checked against the recording at the second given. None when a person's transcript decides it."""
+        first = self.matches[0].passage if self.matches else None
+        if first is None or first.transcript != MACHINE or self.verdict == "not_found":
+            return None
+        if self.verdict == "verbatim" and any(m.passage.transcript != MACHINE for m in self.matches):
+            return None
+        at = f" at {clock(first.t_start)}" if first.t_start is not None else ""
+        if self.verdict == "verbatim":
+            return f"matches the machine transcript{at}: check the recording"
+        return f"close to the machine transcript{at}, which may have misheard: check the recording"
+
     def to_dict(self) -> dict[str, Any]:
-        return {"verdict": self.verdict, "matches": [m.to_dict() for m in self.matches]}
+        data: dict[str, Any] = {"verdict": self.verdict, "matches": [m.to_dict() for m in self.matches]}
+        if self.note:
+            data["note"] = self.note
+        return data
 
 
 def turns(doc: Document) -> list[Unit]:

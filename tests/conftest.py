@@ -36,6 +36,7 @@ PASSAGE_FIELDS = {
     "source_url",
     "question",
     "citation",
+    "transcript",
 }
 
 

@@ -20,6 +20,7 @@ def cite(n: int, passage: Passage, start: int, end: int) -> Citation:
         end=passage.start + end,
         t_start=passage.t_start,
         t_end=passage.t_end,
+        transcript=passage.transcript,
     )
     check(citation, passage)
     return citation

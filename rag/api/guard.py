@@ -36,12 +36,15 @@ class Guard:
                 await _reply(send, 401, refusal, {"www-authenticate": "Bearer"})
                 return
         upload = path.startswith("/documents") and scope["method"] in ("POST", "PUT")
-        limit = self.settings.max_request_bytes
+        limit, setting = self.settings.max_request_bytes, "RAG_MAX_REQUEST_BYTES"
         if upload:
-            limit = self.settings.max_upload_bytes + _MULTIPART_OVERHEAD
+            multipart = headers.get("content-type", "").startswith("multipart/form-data")
+            limit = upload_limit(self.settings, multipart) + _MULTIPART_OVERHEAD
+            recording = limit > self.settings.max_upload_bytes + _MULTIPART_OVERHEAD
+            setting = "RAG_MAX_RECORDING_BYTES" if recording else "RAG_MAX_UPLOAD_BYTES"
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
-            await _reply(send, 413, _too_large(int(declared), limit, upload))
+            await _reply(send, 413, _too_large(int(declared), limit, setting))
             return
         received = 0
 
@@ -50,14 +53,18 @@ class Guard:
             message = await receive()
             received += len(message.get("body", b""))
             if received > limit:
-                raise HTTPException(413, _too_large(received, limit, upload))
+                raise HTTPException(413, _too_large(received, limit, setting))
             return message
 
         await self.app(scope, limited, send)
 
 
-def _too_large(size: int, limit: int, upload: bool) -> str:
-    setting = "RAG_MAX_UPLOAD_BYTES" if upload else "RAG_MAX_REQUEST_BYTES"
+def upload_limit(settings: Settings, multipart: bool) -> int:
+    """The most bytes an upload's body may hold: a recording comes as multipart, a text may come as either."""
+    return max(settings.max_upload_bytes, settings.max_recording_bytes if multipart else 0)
+
+
+def _too_large(size: int, limit: int, setting: str) -> str:
     return f"request body is over {limit:,} bytes ({size:,} so far): the limit is set by {setting}"
 
 

@@ -99,6 +99,9 @@ class Passage(BaseModel):
     citation: str = Field(
         description="Ready to paste: speaker, occasion, place, date (+ time into the recording, + link)."
     )
+    transcript: Literal["human", "machine"] = Field(
+        description="machine: speech recognition from a recording (check the recording before quoting)."
+    )
 
 
 class Citation(BaseModel):
@@ -110,6 +113,7 @@ class Citation(BaseModel):
     end: int
     t_start: float | None = Field(None, description="The cited passage's time span, in seconds.")
     t_end: float | None = None
+    transcript: Literal["human", "machine"] = "human"
 
 
 class SearchResponse(BaseModel):
@@ -171,6 +175,16 @@ class QuoteMatch(Passage):
 class VerifyResponse(BaseModel):
     verdict: Literal["verbatim", "close", "not_found"]
     matches: list[QuoteMatch]
+    note: str | None = Field(
+        None, description="Present when a machine transcript decides it: check the recording at that time."
+    )
+
+
+class RecordingInfo(BaseModel):
+    model: str = Field(description='The speech recogniser, e.g. "tiny.en".')
+    model_version: str = Field(description="Where its weights come from, and the engine that ran them.")
+    duration: float = Field(description="The recording's length in seconds.")
+    aligned_with: str | None = Field(description="The transcript whose speaker turns the passages carry.")
 
 
 class Document(BaseModel):
@@ -182,13 +196,16 @@ class Document(BaseModel):
     chunks: int
     sha256: str
     format: str = Field(
-        description='The format it was read as: "mid.ru", "markdown", "briefing", "webvtt", "srt" or "text".'
+        description='The format it was read as: "mid.ru", "markdown", "briefing", "webvtt", "srt", "text" '
+        'or "audio" (a recording).'
     )
     language: str | None = Field(description="ISO 639-1 code identified from the text.")
     source_url: str | None
     origin: Literal["upload", "file"] = Field(
         description="upload: sent over HTTP (kept by `rag ingest`); file: from a transcript file."
     )
+    transcript: Literal["human", "machine"] = Field(description="machine: transcribed from a recording.")
+    recording: RecordingInfo | None = Field(description="How a recording was transcribed; null for text.")
 
 
 class DocumentWithText(Document):

@@ -25,7 +25,7 @@ from rag.types import Chunk, Document, Filters
 # The fields of a passage record (PassageReader.records), as the retriever reads them.
 RECORD_FIELDS = (
     *("row", "chunk_id", "doc_id", "speaker", "text", "start", "end", "t_start", "t_end"),
-    *("title", "date", "place", "source_url"),
+    *("title", "date", "place", "source_url", "format"),
 )
 
 
@@ -77,7 +77,7 @@ class PassageReader(Protocol):
         ...
 
     def records(self, rows: list[int]) -> dict[int, Mapping[str, Any]]:
-        """The RECORD_FIELDS of each row, with its document's title, date, place and source_url."""
+        """The RECORD_FIELDS of each row, with its document's title, date, place, source_url and format."""
         ...
 
     def phrase_spans(self, phrases: Sequence[str], filters: Filters, limit: int) -> list[tuple[str, int]]:

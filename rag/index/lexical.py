@@ -6,11 +6,12 @@ import contextlib
 import json
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from rag.types import Chunk, Document, Paragraph
+from rag.types import Chunk, Document, Paragraph, Recording
 
 TOKENIZER = "porter unicode61 remove_diacritics 2"
 # The FTS5 columns and their weights in BM25 scores: the passage, the question it replies to, and the
@@ -218,16 +219,25 @@ def analysed(texts: Sequence[str]) -> list[str]:
 
 
 def paragraphs_json(doc: Document) -> str:
-    """A document's paragraphs as stored (both stores): [start, end, speaker, is_question, t_start, t_end]."""
-    return json.dumps(
-        [[p.start, p.end, p.speaker, p.is_question, p.t_start, p.t_end] for p in doc.paragraphs]
-    )
+    """A document's paragraphs as stored (both stores): [start, end, speaker, is_question, t_start, t_end],
+    a machine transcript's paragraphs with their words' [second, probability] after them, and the whole
+    as {"paragraphs": [...], "recording": {...}} for a recording (Document.recording)."""
+    paragraphs = [
+        [p.start, p.end, p.speaker, p.is_question, p.t_start, p.t_end, *([list(p.words)] if p.words else [])]
+        for p in doc.paragraphs
+    ]
+    if doc.recording is None:
+        return json.dumps(paragraphs)
+    return json.dumps({"paragraphs": paragraphs, "recording": asdict(doc.recording)}, ensure_ascii=False)
 
 
 def document_from(r: Mapping[str, Any]) -> Document:
     """A document from its stored fields (a row of `documents`, or the Milvus store's pieces joined)."""
+    stored = json.loads(r["paragraphs"])
+    recording = Recording(**stored["recording"]) if isinstance(stored, dict) else None
     paragraphs = tuple(
-        Paragraph(s, e, sp, bool(q), t0, t1) for s, e, sp, q, t0, t1 in json.loads(r["paragraphs"])
+        Paragraph(s, e, sp, bool(q), t0, t1, tuple((w[0], w[1]) for w in (words[0] if words else ())))
+        for s, e, sp, q, t0, t1, *words in (stored["paragraphs"] if recording else stored)
     )
     return Document(
         doc_id=r["doc_id"],
@@ -243,6 +253,7 @@ def document_from(r: Mapping[str, Any]) -> Document:
         format=r["format"],
         language=r["language"],
         source_url=r["source_url"],
+        recording=recording,
     )
 
 

@@ -251,7 +251,7 @@ class LocalPassages:
             r["row"]: r
             for r in self.chunk_store.db.execute(
                 'SELECT c.row, c.chunk_id, c.doc_id, c.speaker, c.text, c.start, c."end", '
-                "c.t_start, c.t_end, d.title, d.date, d.place, d.source_url "
+                "c.t_start, c.t_end, d.title, d.date, d.place, d.source_url, d.format "
                 f"FROM chunks c JOIN documents d USING (doc_id) WHERE c.row IN ({marks})",
                 rows,
             )

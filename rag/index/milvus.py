@@ -66,7 +66,8 @@ _COLLECTIONS = ("passages", "sentences", "documents", "state")
 NOT_LOADED = 101  # Milvus's error code for a search or query of a collection that is not loaded
 _KINDS = ("passages", "documents", "sentences")  # the collections a write versions
 _SCOPE = ("doc_id", "speaker_fold", "date", "added_in", "removed_in")  # what filters read, on sentences too
-_ROW_FIELDS = [f for f in RECORD_FIELDS if f not in ("title", "date", "place", "source_url")]
+_DOC_FIELDS = ("title", "date", "place", "source_url", "format")  # a passage's, from its document's meta
+_ROW_FIELDS = [f for f in RECORD_FIELDS if f not in _DOC_FIELDS]
 
 
 class _NoClientTimestamps(logging.Filter):
@@ -321,7 +322,7 @@ class MilvusPassages:
             records[int(r["row"])] = {
                 **{f: r.get(f) for f in _ROW_FIELDS},
                 "row": int(r["row"]),
-                **{f: doc.get(f) for f in ("title", "date", "place", "source_url")},
+                **{f: doc.get(f) for f in _DOC_FIELDS},
             }
         return records
 

@@ -14,7 +14,7 @@ from functools import cache
 from charset_normalizer import from_bytes
 
 from rag.errors import SkippedFile
-from rag.types import Document, Paragraph
+from rag.types import Document, Paragraph, Recording
 
 _MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 # "July 26, 2016" or "26 July 2016"
@@ -68,6 +68,7 @@ class Block:
     is_question: bool = False
     t_start: float | None = None
     t_end: float | None = None
+    words: tuple[tuple[float, float], ...] = ()  # a machine transcript's (second, probability) per word
 
 
 # -- decoding -----------------------------------------------------------------------------------------
@@ -310,6 +311,7 @@ def build_document(
     speaker: str | None = None,
     source_url: str | None = None,
     dedupe: bool = False,
+    recording: Recording | None = None,
 ) -> Document:
     """A Document of blocks joined by blank lines, each a Paragraph at its exact offsets.
 
@@ -332,7 +334,13 @@ def build_document(
             offset += 2
         paras.append(
             Paragraph(
-                offset, offset + len(block.text), block.speaker, block.is_question, block.t_start, block.t_end
+                offset,
+                offset + len(block.text),
+                block.speaker,
+                block.is_question,
+                block.t_start,
+                block.t_end,
+                block.words,
             )
         )
         text_parts.append(block.text)
@@ -352,6 +360,7 @@ def build_document(
         format=format,
         language=identify_language(text),
         source_url=source_url,
+        recording=recording,
     )
 
 

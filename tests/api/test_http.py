@@ -110,6 +110,8 @@ def test_documents_list_and_detail(server):
             "language": "en",
             "source_url": None,
             "origin": "file",
+            "transcript": "human",
+            "recording": None,
         }
         assert first["chunks"] > 5 and len(first["sha256"]) == 64
 

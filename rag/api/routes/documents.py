@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
+from rag.api.guard import upload_limit
 from rag.api.routes.deps import ServiceDep, describe_errors, require_key, require_ready
 from rag.api.schemas import (
     Deleted,
@@ -21,6 +22,7 @@ from rag.api.schemas import (
     JobStatus,
     TextUpload,
 )
+from rag.ingest.recording import is_recording
 from rag.jobs import Job
 from rag.service import doc_id_for, document_fields
 
@@ -48,7 +50,8 @@ _UPLOAD_BODY = {
                         "file": {
                             "type": "string",
                             "format": "binary",
-                            "description": "A transcript: .txt, .md, .vtt or .srt",
+                            "description": "A transcript (.txt, .md, .vtt, .srt), or a recording "
+                            "(.mp3 .m4a .wav .ogg .flac .mp4 .webm: transcribed in the background, 202)",
                         },
                         "doc_id": {
                             "type": "string",
@@ -139,10 +142,21 @@ def get_job(job_id: str, request: Request) -> JobStatus:
 
 
 async def _upload(request: Request, service: ServiceDep, doc_id: str | None, replace: bool) -> Any:
-    body = await _read_limited(request, service.settings.max_upload_bytes)
+    settings = service.settings
     content_type = request.headers.get("content-type", "")
-    if content_type.startswith("multipart/form-data"):
-        given, raw = await _from_form(request, body)
+    multipart = content_type.startswith("multipart/form-data")
+    body = await _read_limited(request, upload_limit(settings, multipart))
+    name = ""
+    if multipart:
+        given, raw, name = await _from_form(request, body)
+        if is_recording(name):
+            chosen = doc_id or given
+            transcribe = await run_in_threadpool(service.prepare_recording, chosen, raw, name, replace)
+            return _accepted(request.app.state.jobs.submit(chosen, transcribe, replace))
+        if len(raw) > settings.max_upload_bytes:
+            raise HTTPException(
+                413, f"upload is over the limit of {settings.max_upload_bytes:,} bytes (RAG_MAX_UPLOAD_BYTES)"
+            )
     elif content_type.startswith("application/json"):
         try:
             text_upload = TextUpload.model_validate_json(body)
@@ -154,13 +168,14 @@ async def _upload(request: Request, service: ServiceDep, doc_id: str | None, rep
     if doc_id is not None and given != doc_id and content_type.startswith("application/json"):
         raise HTTPException(422, f"doc_id in the body ({given[:80]!r}) differs from the one in the path")
     doc = await run_in_threadpool(service.prepare_upload, doc_id or given, raw, replace)
-    if len(raw) > service.settings.upload_job_bytes:
-        job = request.app.state.jobs.submit(doc, replace)
-        return JSONResponse(
-            _job(job).model_dump(), status_code=202, headers={"Location": f"/jobs/{job.job_id}"}
-        )
+    if len(raw) > settings.upload_job_bytes:
+        return _accepted(request.app.state.jobs.submit(doc.doc_id, lambda: doc, replace))
     await run_in_threadpool(service.add_documents, [doc], None, replace)
     return Document.model_validate(document_fields(doc, service.chunk_counts().get(doc.doc_id, 0)))
+
+
+def _accepted(job: Job) -> JSONResponse:
+    return JSONResponse(_job(job).model_dump(), status_code=202, headers={"Location": f"/jobs/{job.job_id}"})
 
 
 def _job(job: Job) -> JobStatus:
@@ -182,8 +197,9 @@ async def _read_limited(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-async def _from_form(request: Request, body: bytes) -> tuple[str, bytes]:
-    """(doc_id, raw bytes) of a multipart upload: the chosen doc_id, else the one the file name gives."""
+async def _from_form(request: Request, body: bytes) -> tuple[str, bytes, str]:
+    """(doc_id, raw bytes, file name) of a multipart upload: the chosen doc_id, else the one the file name
+    gives."""
 
     async def replay() -> dict:
         return {"type": "http.request", "body": body, "more_body": False}
@@ -202,4 +218,4 @@ async def _from_form(request: Request, body: bytes) -> tuple[str, bytes]:
         raise HTTPException(422, f"{unknown[0]}: unknown field")
     given = form.get("doc_id")
     doc_id = given if isinstance(given, str) and given.strip() else doc_id_for(files[0].filename or "")
-    return doc_id.strip(), await files[0].read()
+    return doc_id.strip(), await files[0].read(), files[0].filename or ""

@@ -331,13 +331,20 @@ function passageCard(passage, citations) {
     ? [" · ", el("a", { class: "original", href: passage.source_url, target: "_blank", rel: "noopener noreferrer" }, "original")]
     : [];
   return el("div", { class: "card", "data-chunk-id": passage.chunk_id },
-    el("h4", {}, `[${passage.rank}] ${passage.title}`),
+    el("h4", {}, `[${passage.rank}] ${passage.title}`, ...machineMark(passage)),
     el("p", { class: "meta" }, meta, " · ",
       el("a", { href: "#", onclick: (e) => { e.preventDefault(); openTranscript(passage.doc_id, passage.start, passage.end); } },
         "open in transcript"), ...original),
     questionAsked(passage),
     text,
     citeBar(passage));
+}
+
+// A machine transcript's words are a speech recogniser's: marked on every card, never taken for a person's.
+function machineMark(passage) {
+  return passage.transcript === "machine"
+    ? [" ", el("span", { class: "machine", title: "Speech recognition from the recording: check the recording before quoting" }, "machine transcript")]
+    : [];
 }
 
 // Seconds into a recording as 00:12:31.
@@ -435,7 +442,7 @@ function openPermalink() {
 // The same documents as `rag ask --format markdown|csv|json` (rag/export.py), built from the API's response.
 
 const CSV_COLUMNS = ["rank", "doc_id", "title", "date", "place", "speaker", "start", "end",
-                     "t_start", "t_end", "source_url", "citation", "text"];
+                     "t_start", "t_end", "source_url", "transcript", "citation", "text"];
 let exported = null; // {question, result}: the answer on show
 
 function blockQuote(text) {
@@ -444,6 +451,7 @@ function blockQuote(text) {
 
 function passageMarkdown(p) {
   const lines = [`### [${p.rank}] ${p.title}`, "", `- Citation: ${p.citation}`, `- Span: ${p.doc_id} [${p.start}:${p.end}]`];
+  if (p.transcript === "machine") lines.push("- Transcript: machine (speech recognition from the recording: check the recording)");
   if (p.t_start !== null && p.t_start !== undefined) {
     lines.push(`- Time: ${clock(p.t_start)}${p.t_end !== null && p.t_end !== undefined ? `–${clock(p.t_end)}` : ""}`);
   }

@@ -23,8 +23,8 @@ _VOICE = re.compile(r"<v(?:\.[^\s>]*)?[ \t]+(?P<name>[^>]+)>")
 _TAG = re.compile(r"<[^>]*>|\{\\[^}]*\}")  # <i>, <c.x>, <00:00:01.000>, </v>; SRT's {\an8}
 _DIARIZED = re.compile(r"^\[?(?P<name>SPEAKER[ _]?\d+)\]?\s*:?\s*", re.IGNORECASE)
 _PREFIX = re.compile(r"^-?\s*(?P<name>[A-Z][\w.'’\-]*(?:[ \t]+[A-Z][\w.'’\-]*){0,3})[ \t]*:[ \t]+")
-_SENTENCE_END = re.compile(r"[.?!…][\"'”’)\]]*$")
-_PARAGRAPH_WORDS = 60  # a paragraph closes at the first sentence end past this many words
+SENTENCE_END = re.compile(r"[.?!…][\"'”’)\]]*$")
+PARAGRAPH_WORDS = 60  # a paragraph closes at the first sentence end past this many words
 _ROLLING_MIN_WORDS = 3  # a shorter overlap with the previous cue may be a real repetition ("No. No.")
 
 
@@ -141,7 +141,7 @@ def _paragraphs(cues: list[_Cue]) -> list[Block]:
                 current.t_start = cue.start
             current.words += words
             current.t_end = max(cue.end, current.t_end or cue.end)
-            if len(current.words) >= _PARAGRAPH_WORDS and _SENTENCE_END.search(current.words[-1]):
+            if len(current.words) >= PARAGRAPH_WORDS and SENTENCE_END.search(current.words[-1]):
                 flush()
                 current = _Paragraph(current.speaker)
     flush()
