@@ -310,6 +310,24 @@ def verify(quote: str, as_json: bool, index_dir: Path | None, **filters: Any) ->
     print_verification(result)
 
 
+@cli.command(short_help="When QUESTION was answered: passages per month and speaker.")
+@click.argument("question")
+@json_option
+@_filter_options
+@index_option
+def timeline(question: str, as_json: bool, index_dir: Path | None, **filters: Any) -> None:
+    """Count the passages that answer QUESTION (over the whole index, not the top k) per month and per
+    speaker: when they started saying it, and who. Nothing is counted when the transcripts do not answer."""
+    chosen = _filters(**filters)
+    result = _service(index_dir).timeline(question, chosen)
+    if as_json:
+        _emit_json(result.to_dict())
+        return
+    from rag.render import print_timeline
+
+    print_timeline(result)
+
+
 @cli.command(name="eval", short_help="Measure retrieval on an eval set.")
 @click.option(
     "--questions",

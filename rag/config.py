@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     # eval/questions.jsonl (README, "Abstention").
     abstain_threshold: float = Field(0.40, ge=-1, le=2)
     coverage_weight: float = Field(0.3, ge=0, le=2)
+    # `rag timeline` and GET /timeline: how deep each retriever looks for the passages that answer (the
+    # whole of a small index; the passages past it score too low to pass the evidence test).
+    timeline_depth: int = Field(1000, ge=10, le=10_000)
 
     # An optional reranking stage: a sentence-transformers CrossEncoder, as a local directory or a model
     # in the local Hugging Face cache (never downloaded), rereads the top rerank_depth fused passages with

@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from rag.export import permalink
+from rag.timeline import Timeline
 from rag.types import MACHINE, Answer, Citation, Document, Passage, clock
 
 if TYPE_CHECKING:
@@ -164,6 +165,24 @@ _VERDICTS = {
     "not_found": ("Not found: nothing in the transcripts is close; the closest passages", "red"),
 }
 _DIFF_STYLES = {"changed": "bold red", "added": "bold red strike", "missing": "bold green"}
+
+
+def print_timeline(timeline: Timeline, console: Console | None = None) -> None:
+    """One row a month: the passages that answer, a bar, and who said them."""
+    console = console or Console()
+    if timeline.reason:
+        console.print(f"No passages answer this: {timeline.reason}.", style="yellow", markup=False)
+        return
+    table = Table(title=f"{timeline.total} passages answer: {timeline.question}", title_justify="left")
+    for column in ("month", "passages", "", "speakers"):
+        table.add_column(column, justify="right" if column == "passages" else "left")
+    most = max((b.count for b in timeline.buckets), default=1)
+    for b in timeline.buckets:
+        who = ", ".join(f"{name} {n}" for name, n in b.speakers.items())
+        table.add_row(b.month, str(b.count), "█" * max(1, round(20 * b.count / most)), Text(who))
+    if timeline.undated:
+        table.add_row("undated", str(timeline.undated), "", "")
+    console.print(table)
 
 
 def print_verification(result: Verification, console: Console | None = None) -> None:

@@ -148,6 +148,35 @@ class Retriever:
         coverage = self._coverage(question, rows)
         return max((h.cosine or 0.0) + coverage_weight * coverage[h.row] for h in hits[:top])
 
+    def answering(
+        self,
+        question: str,
+        query_vector: np.ndarray,
+        depth: int,
+        filters: Filters,
+        threshold: float,
+        coverage_weight: float,
+    ) -> list[Passage]:
+        """Every passage, not the top k, that answers on its own evidence: among the top `depth` of each
+        retriever, those whose cosine plus coverage_weight x coverage (as in evidence) reaches the
+        threshold; each statement once, journalists' questions left out (they ask, they do not say)."""
+        found = self.candidates(question, query_vector, depth, filters, "hybrid")
+        if not found.rows:
+            return []
+        asked = set(self.store.follow_ups(found.rows, filters))
+        coverage = self._coverage(question, found.rows)
+        scores = found.scores(self.fusion.weights)
+        ordered = sorted(
+            (
+                (row, score)
+                for row, score in scores.items()
+                if row not in asked
+                and found.cosines.get(row, 0.0) + coverage_weight * coverage[row] >= threshold
+            ),
+            key=lambda item: -item[1],
+        )
+        return self._passages(ordered, found.cosines, max(1, len(ordered)), collapse=True)[0]
+
     def _coverage(self, question: str, rows: list[int]) -> dict[int, float]:
         """Per row, the IDF-weighted share of the question's content words it holds."""
         found = self.store.word_matches(question, rows)

@@ -38,6 +38,7 @@ from rag.ingest.parse import SUFFIXES, parse_document, read_transcript
 from rag.ingest.recording import RECORDINGS, Transcriber, is_recording, probe, recording_document
 from rag.rerank import Reranker
 from rag.retrieve import FusionSettings, Hit, Mode, Retriever
+from rag.timeline import Timeline, count_by_month
 from rag.types import Answer, Chunk, Document, Filters, IngestReport, Passage, format_citation
 from rag.verify import Alignment, Verification, judge, turns
 
@@ -144,6 +145,27 @@ class Service:
     ) -> list[Passage]:
         """The k passages that best answer the question, each statement once."""
         return self.retrieve(question, k, filters or Filters(), mode)[0]
+
+    def timeline(self, question: str, filters: Filters | None = None) -> Timeline:
+        """The passages that answer, over the index rather than the top k, counted per month and speaker;
+        nothing is counted when a search for the question would abstain (the same evidence test)."""
+        filters = filters or Filters()
+        with self.reading() as retriever:
+            _, hits = self._retrieve(retriever, question, 3, filters, "hybrid")
+            if filters and not hits:
+                return Timeline(question, reason="no_match_for_filters")
+            if self._weak(retriever, question, hits):
+                return Timeline(question, reason=NOT_FOUND)
+            vector = self.embedder.encode([question], role="query")[0]
+            passages = retriever.answering(
+                question,
+                vector,
+                self.settings.timeline_depth,
+                filters,
+                self.settings.abstain_threshold,
+                self.settings.coverage_weight,
+            )
+        return count_by_month(question, passages)
 
     def ask(
         self, question: str, k: int = 5, filters: Filters | None = None, llm: str | None = None

@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
 from rag.api.guard import Guard
-from rag.api.routes import documents, health, questions, quotes
+from rag.api.routes import documents, health, questions, quotes, timeline
 from rag.api.routes.deps import describe_errors
 from rag.config import Settings
 from rag.errors import (
@@ -135,6 +135,7 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
     app.include_router(questions.router)
     app.include_router(documents.router)
     app.include_router(quotes.router)
+    app.include_router(timeline.router)
     _install_error_handlers(app)
     return app
 

@@ -134,6 +134,20 @@ class AskResponse(BaseModel):
     removed_citations: list[int] | None = Field(None, description="Cited sources that were not given.")
 
 
+class TimelineBucket(BaseModel):
+    month: str = Field(description="YYYY-MM", examples=["2018-07"])
+    count: int
+    speakers: dict[str, int] = Field(description="Who said them: passages per speaker, most first.")
+
+
+class TimelineResponse(BaseModel):
+    question: str
+    total: int = Field(description="Passages that answer, over the whole index (not the top k).")
+    undated: int = Field(description="Of total, those in documents without a date (in no month).")
+    buckets: list[TimelineBucket] = Field(description="Months in order; a month with none is left out.")
+    reason: str | None = Field(None, description="Why nothing was counted: the transcripts do not answer.")
+
+
 class VerifyRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",

@@ -229,6 +229,7 @@ async function ask(event) {
   $("passages-title").hidden = true;
   $("passages").replaceChildren();
   $("export").hidden = true;
+  $("timeline").hidden = true;
   try {
     const response = await api("/ask", {
       method: "POST",
@@ -252,6 +253,118 @@ async function ask(event) {
     showError(error);
   } finally {
     $("ask-button").disabled = false;
+  }
+}
+
+// ---- the timeline: passages that answer, per month, as an SVG bar chart ---------------------------
+
+const SVG = "http://www.w3.org/2000/svg";
+
+function svg(tag, attrs = {}, ...children) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, value);
+  for (const child of children) node.append(child instanceof Node ? child : document.createTextNode(child ?? ""));
+  return node;
+}
+
+function monthsBetween(first, last) {
+  const months = [];
+  let [year, month] = first.split("-").map(Number);
+  const [lastYear, lastMonth] = last.split("-").map(Number);
+  while (year < lastYear || (year === lastYear && month <= lastMonth)) {
+    months.push(`${year}-${String(month).padStart(2, "0")}`);
+    [year, month] = month === 12 ? [year + 1, 1] : [year, month + 1];
+  }
+  return months;
+}
+
+function timelineQuery(question) {
+  const f = filters();
+  const query = new URLSearchParams({ q: question });
+  for (const name of ["speaker", "since", "until"]) if (f[name]) query.set(name, f[name]);
+  for (const id of f.doc_ids || []) query.append("doc_ids", id);
+  return query;
+}
+
+async function showTimeline() {
+  const question = $("question").value.trim();
+  if (!question || !checkQuestionLength()) return;
+  clearError();
+  $("timeline-button").disabled = true;
+  $("status").textContent = "Counting the passages that answer, month by month…";
+  try {
+    const result = await (await api(`/timeline?${timelineQuery(question)}`)).json();
+    renderTimeline(question, result);
+    $("status").textContent = "";
+  } catch (error) {
+    $("status").textContent = "";
+    showError(error);
+  } finally {
+    $("timeline-button").disabled = false;
+  }
+}
+
+function renderTimeline(question, result) {
+  $("timeline").hidden = false;
+  const undated = result.undated ? ` (${result.undated} in undated transcripts)` : "";
+  $("timeline-title").textContent = result.total
+    ? `Passages that answer “${question}”: ${result.total}${undated}`
+    : result.reason === "no_match_for_filters" ? "No passages match these filters"
+    : "Not in the transcripts: no passage answers this";
+  if (!result.buckets.length) {
+    $("timeline-chart").replaceChildren();
+    return;
+  }
+  const counts = new Map(result.buckets.map((b) => [b.month, b]));
+  const months = monthsBetween(result.buckets[0].month, result.buckets.at(-1).month);
+  const most = Math.max(...result.buckets.map((b) => b.count));
+  const slot = Math.max(14, Math.min(60, 720 / months.length));
+  const height = 160;
+  const labelEvery = Math.ceil(months.length / 12);
+  const chart = svg("svg", { viewBox: `0 0 ${months.length * slot + 20} ${height + 40}`, role: "list",
+                             "aria-label": "Passages that answer, per month" });
+  months.forEach((month, i) => {
+    const bucket = counts.get(month);
+    const x = 10 + i * slot;
+    if (i % labelEvery === 0) chart.append(svg("text", { x: x + slot / 2, y: height + 16, "text-anchor": "middle" }, month));
+    if (!bucket) return;
+    const tall = Math.max(2, (bucket.count / most) * (height - 20));
+    const who = Object.entries(bucket.speakers).map(([name, n]) => `${name} ${n}`).join(", ");
+    const bar = svg("g", { class: "bar-month", "data-month": month, role: "listitem", tabindex: "0",
+                           "aria-label": `${month}: ${plural(bucket.count, "passage")} (${who})` },
+      svg("title", {}, `${month}: ${plural(bucket.count, "passage")} (${who})`),
+      svg("rect", { x: x + 2, y: height - tall, width: slot - 4, height: tall, rx: 2 }),
+      svg("text", { x: x + slot / 2, y: height - tall - 4, "text-anchor": "middle" }, String(bucket.count)));
+    const open = () => openMonth(question, bucket, bar);
+    bar.addEventListener("click", open);
+    bar.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); open(); } });
+    chart.append(bar);
+  });
+  $("timeline-chart").replaceChildren(chart);
+}
+
+// A month's bar opens that month's passages that best answer: the same search, within the month.
+async function openMonth(question, bucket, bar) {
+  for (const other of document.querySelectorAll(".bar-month.chosen")) other.classList.remove("chosen");
+  bar.classList.add("chosen");
+  const [year, month] = bucket.month.split("-").map(Number);
+  const last = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  const f = { ...filters(), since: `${bucket.month}-01`, until: `${bucket.month}-${String(last).padStart(2, "0")}` };
+  clearError();
+  $("answer").hidden = true;
+  $("export").hidden = true;
+  try {
+    const response = await api("/search", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ question, k: Math.min(bucket.count, 50), filters: f }),
+    });
+    const { passages } = await response.json();
+    $("passages-title").textContent = `${bucket.month}: ${plural(bucket.count, "passage")} that answer`;
+    $("passages-title").hidden = false;
+    $("passages").replaceChildren(...passages.map((p) => passageCard(p, [])));
+  } catch (error) {
+    showError(error);
   }
 }
 
@@ -528,6 +641,7 @@ function route() {
 
 async function start() {
   $("ask-form").addEventListener("submit", ask);
+  $("timeline-button").addEventListener("click", showTimeline);
   $("upload-form").addEventListener("submit", upload);
   wireExport();
   $("transcript-close").addEventListener("click", closeTranscript);
