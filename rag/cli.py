@@ -19,7 +19,7 @@ from rag.types import Filters
 
 if TYPE_CHECKING:
     from rag.service import Service
-    from rag.types import Answer, Passage
+    from rag.types import Answer, IngestReport, Passage
 
 index_option = click.option(
     "--index",
@@ -98,7 +98,7 @@ def _progress_bars(quiet: bool, *labels: str) -> Iterator[tuple[Callable[[int, i
 
 
 @cli.command(short_help="Index transcript files, incrementally.")
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1)
 @index_option
 @click.option("--quiet", is_flag=True, help="No progress bar and no summary line.")
 @click.option(
@@ -110,16 +110,28 @@ def _progress_bars(quiet: bool, *labels: str) -> Iterator[tuple[Callable[[int, i
     metavar="[ADDRESS]",
     help="Chunk and embed on a Ray cluster (a local one without ADDRESS); needs the [scale] extra.",
 )
-def ingest(paths: tuple[Path, ...], index_dir: Path | None, quiet: bool, ray_address: str | None) -> None:
+def ingest(paths: tuple[str, ...], index_dir: Path | None, quiet: bool, ray_address: str | None) -> None:
     """Index transcripts (.txt, .md, .vtt, .srt) and recordings (.mp3 .m4a .wav .ogg .flac .mp4 .webm,
-    transcribed once by a speech recogniser: extra [audio]) from PATHS (default: docs_raw/), incrementally."""
+    transcribed once by a speech recogniser: extra [audio]) from PATHS (default: docs_raw/), incrementally;
+    and web pages holding a transcript from the http(s) addresses among PATHS (extra [web])."""
     from rag.service import Service
 
     if ray_address and Path(ray_address).exists():
         raise BadInput(f"--ray took {ray_address} for a cluster address: put the paths before --ray")
+    urls = [p for p in paths if p.startswith(("http://", "https://"))]
+    files = [Path(p) for p in paths if p not in urls]
     service = Service(_settings(index_dir=index_dir))
+    if urls:
+        with _progress_bar(quiet, "embedding") as progress:
+            _report_ingest(service.ingest_urls(urls, progress), quiet)
+        if not files:
+            return
     with _progress_bars(quiet, "transcribing (seconds)", "embedding") as (listening, progress):
-        report = service.ingest(list(paths) or None, progress, ray_address, listening)
+        report = service.ingest(files or None, progress, ray_address, listening)
+    _report_ingest(report, quiet)
+
+
+def _report_ingest(report: IngestReport, quiet: bool) -> None:
     for _, reason in report.skipped:
         click.echo(f"warning: skipped {reason}", err=True)
     for file, doc_id in report.renamed:

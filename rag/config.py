@@ -125,6 +125,12 @@ class Settings(BaseSettings):
     # files requires `Authorization: Bearer <key>`.
     api_key: str | None = None
     public_url: str = "http://127.0.0.1:8000"  # where the web page is served: the CLI's permalinks
+    # Transcripts from web pages (POST /documents {"url": ...}, `rag ingest URL`): the server fetches
+    # only from these hosts (comma-separated; '*' any public host, '.example.gov' a domain), and from a
+    # loopback or private address only when its host is listed by name. Unset: off on the server.
+    fetch_hosts: str | None = None
+    fetch_max_bytes: int = Field(5_000_000, ge=1)
+    fetch_timeout: float = Field(20.0, gt=0)
     # About what this machine embeds in a minute (`python -m bench.embed_rate`; README, "HTTP API").
     max_upload_bytes: int = Field(700_000, ge=1)
     # Larger uploads are indexed in the background: 202 with a job to poll (GET /jobs/{id}).

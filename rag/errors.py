@@ -17,6 +17,15 @@ class Conflict(BadInput):
     """The identifier is taken and the caller did not ask to replace it (HTTP 409)."""
 
 
+class Refused(BadInput):
+    """The server is not allowed to do this: fetch a page from a host RAG_FETCH_HOSTS does not allow, or
+    from a private address (HTTP 403)."""
+
+
+class NotTranscript(BadInput):
+    """The input is readable but is not a transcript: a web page with no speaker turns (HTTP 415)."""
+
+
 class SkippedFile(RagError):
     """A transcript file cannot be ingested (empty, binary, unreadable); the batch goes on without it."""
 

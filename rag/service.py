@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -36,6 +37,7 @@ from rag.ingest.chunk import ChunkSettings, chunk_document, question_answered, s
 from rag.ingest.clean import decode
 from rag.ingest.parse import SUFFIXES, parse_document, read_transcript
 from rag.ingest.recording import RECORDINGS, Transcriber, is_recording, probe, recording_document
+from rag.ingest.web import FetchPolicy, fetch, page_document
 from rag.rerank import Reranker
 from rag.retrieve import FusionSettings, Hit, Mode, Retriever
 from rag.timeline import Timeline, count_by_month
@@ -440,6 +442,19 @@ class Service:
         report.seconds = time.perf_counter() - started
         return report
 
+    def ingest_urls(self, urls: Sequence[str], progress: Progress | None = None) -> IngestReport:
+        """Fetch each web page (from any host: the CLI runs on the user's machine) and index its
+        transcript, replacing the document of the same id; a page that fails is skipped and named."""
+        docs, skipped = [], []
+        for url in urls:
+            try:
+                docs.append(self.prepare_url(url, replace=True, server=False))
+            except BadInput as exc:
+                skipped.append((url, f"{url}: {exc}"))
+        report = self.add_documents(docs, progress) if docs else IngestReport()
+        report.skipped.extend(skipped)
+        return report
+
     def upload(self, doc_id: str, raw: bytes, replace: bool = False) -> Document:
         """Parse, chunk and embed an uploaded transcript; searchable when this returns.
 
@@ -467,6 +482,31 @@ class Service:
             manifest = self.store.manifest()
             _refuse_taken([doc_id], manifest.documents if manifest else {})
         return doc
+
+    def prepare_url(
+        self, url: str, doc_id: str | None = None, replace: bool = False, server: bool = True
+    ) -> Document:
+        """A transcript fetched from a web page and parsed, before it waits for its turn to be written. On
+        the server (server=True) only from the hosts RAG_FETCH_HOSTS allows; from the CLI, any host.
+
+        Raises:
+            Refused: a host or address the server may not fetch from.
+            NotTranscript: the page holds no transcript.
+            BadInput: the address, the fetch or the id is unusable.
+            Conflict: the id is taken and replace is off.
+        """
+        s = self.settings
+        policy = (
+            FetchPolicy.server(s.fetch_hosts, s.fetch_max_bytes, s.fetch_timeout)
+            if server
+            else FetchPolicy(None, s.fetch_max_bytes, s.fetch_timeout)
+        )
+        policy.check(url)  # before the id: a refused address says so first
+        doc_id = check_doc_id(doc_id) if doc_id else url_doc_id(url)
+        if not replace:
+            manifest = self.store.manifest()
+            _refuse_taken([doc_id], manifest.documents if manifest else {})
+        return page_document(doc_id, fetch(url, policy), UPLOAD)
 
     def prepare_recording(
         self, doc_id: str, raw: bytes, name: str, replace: bool = False
@@ -794,6 +834,12 @@ def doc_id_for(filename: str) -> str:
     the longest file name most file systems allow."""
     known = PurePath(filename).suffix.lower() in (*SUFFIXES, *RECORDINGS)
     return _slug(PurePath(filename).stem if known else filename)
+
+
+def url_doc_id(url: str) -> str:
+    """The doc_id of a web page: its host and path, e.g. 'www.state.gov_briefings_2024-01-10'."""
+    parts = urlsplit(url)
+    return _slug(f"{parts.hostname or ''}{parts.path}".rstrip("/").removesuffix(".html"))
 
 
 def _slug(stem: str) -> str:

@@ -25,7 +25,9 @@ from rag.errors import (
     IndexMismatch,
     IndexMissing,
     NotFound,
+    NotTranscript,
     RagError,
+    Refused,
     one_line,
 )
 from rag.jobs import Jobs
@@ -154,6 +156,10 @@ def _install_error_handlers(app: FastAPI) -> None:
             if isinstance(exc, NotFound)
             else 409
             if isinstance(exc, Conflict)
+            else 403
+            if isinstance(exc, Refused)
+            else 415
+            if isinstance(exc, NotTranscript)
             else 422
             if isinstance(exc, BadInput)
             else 503

@@ -245,6 +245,18 @@ class TextUpload(BaseModel):
     text: str = Field(description="The transcript as text copied from the site.")
 
 
+class UrlUpload(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"example": {"url": "https://www.state.gov/briefings/department-press-briefing/"}},
+    )
+
+    url: str = Field(
+        description="A web page holding a transcript; fetched only from hosts RAG_FETCH_HOSTS allows."
+    )
+    doc_id: str | None = Field(None, description="Defaults to the page's host and path, as a doc_id.")
+
+
 class Deleted(BaseModel):
     doc_id: str
     deleted: bool = True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict
 from typing import Any
 
@@ -21,10 +22,12 @@ from rag.api.schemas import (
     ErrorBody,
     JobStatus,
     TextUpload,
+    UrlUpload,
 )
 from rag.ingest.recording import is_recording
 from rag.jobs import Job
 from rag.service import doc_id_for, document_fields
+from rag.types import Document as DocumentData
 
 router = APIRouter(tags=["documents"], dependencies=[Depends(require_key), Depends(require_ready)])
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -61,7 +64,9 @@ _UPLOAD_BODY = {
                     },
                 }
             },
-            "application/json": {"schema": TextUpload.model_json_schema()},
+            "application/json": {
+                "schema": {"oneOf": [TextUpload.model_json_schema(), UrlUpload.model_json_schema()]}
+            },
         },
     }
 }
@@ -158,6 +163,8 @@ async def _upload(request: Request, service: ServiceDep, doc_id: str | None, rep
                 413, f"upload is over the limit of {settings.max_upload_bytes:,} bytes (RAG_MAX_UPLOAD_BYTES)"
             )
     elif content_type.startswith("application/json"):
+        if _asks_for_url(body):
+            return await _from_url(request, service, body, doc_id, replace)
         try:
             text_upload = TextUpload.model_validate_json(body)
         except ValidationError as exc:
@@ -168,10 +175,36 @@ async def _upload(request: Request, service: ServiceDep, doc_id: str | None, rep
     if doc_id is not None and given != doc_id and content_type.startswith("application/json"):
         raise HTTPException(422, f"doc_id in the body ({given[:80]!r}) differs from the one in the path")
     doc = await run_in_threadpool(service.prepare_upload, doc_id or given, raw, replace)
-    if len(raw) > settings.upload_job_bytes:
+    return await _index(request, service, doc, len(raw), replace)
+
+
+async def _index(request: Request, service: ServiceDep, doc: DocumentData, size: int, replace: bool) -> Any:
+    """A parsed document written now (201), or, when over RAG_UPLOAD_JOB_BYTES, in the background (202)."""
+    if size > service.settings.upload_job_bytes:
         return _accepted(request.app.state.jobs.submit(doc.doc_id, lambda: doc, replace))
     await run_in_threadpool(service.add_documents, [doc], None, replace)
     return Document.model_validate(document_fields(doc, service.chunk_counts().get(doc.doc_id, 0)))
+
+
+def _asks_for_url(body: bytes) -> bool:
+    try:
+        return isinstance(parsed := json.loads(body), dict) and "url" in parsed
+    except ValueError:
+        return False  # malformed JSON: TextUpload's validation says so
+
+
+async def _from_url(
+    request: Request, service: ServiceDep, body: bytes, doc_id: str | None, replace: bool
+) -> Any:
+    """{"url": ...}: the page fetched (only from hosts RAG_FETCH_HOSTS allows), parsed and indexed."""
+    try:
+        upload = UrlUpload.model_validate_json(body)
+    except ValidationError as exc:
+        raise HTTPException(422, describe_errors(exc.errors())) from None
+    if doc_id is not None and upload.doc_id not in (None, doc_id):
+        raise HTTPException(422, f"doc_id in the body ({upload.doc_id!r:.80}) differs from the path's")
+    doc = await run_in_threadpool(service.prepare_url, upload.url, doc_id or upload.doc_id, replace)
+    return await _index(request, service, doc, len(doc.text.encode()), replace)
 
 
 def _accepted(job: Job) -> JSONResponse:
