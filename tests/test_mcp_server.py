@@ -162,3 +162,20 @@ def test_rag_mcp_without_the_extra_says_how_to_install_it(seed_service: Service,
     assert done.returncode == 2
     assert done.stderr == "error: the MCP server needs the mcp package: pip install 'transcript-rag[mcp]'\n"
     assert done.stdout == ""
+
+
+def test_a_span_across_two_turns_is_read_with_both(seed_service: Service) -> None:
+    """Service.excerpt, behind read_transcript: a span over a turn boundary names no single speaker."""
+    from itertools import pairwise
+
+    from rag.verify import turns
+
+    doc = seed_service.document(LAVROV)
+    first, second = next((a, b) for a, b in pairwise(turns(doc)) if a.speaker != b.speaker)
+    excerpt = seed_service.excerpt(LAVROV, first.end - 20, second.start + 20)
+    assert excerpt.passage.text == doc.text[first.end - 20 : second.start + 20]
+    assert excerpt.passage.speaker is None
+    assert excerpt.speakers == tuple(s for s in (first.speaker, second.speaker) if s)
+    assert (excerpt.context_start, excerpt.context_end) == (first.start, second.end)
+    inside = seed_service.excerpt(LAVROV, second.start, second.start + 30)
+    assert inside.passage.speaker == second.speaker and inside.context == doc.text[second.start : second.end]
