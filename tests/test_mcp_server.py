@@ -179,3 +179,21 @@ def test_a_span_across_two_turns_is_read_with_both(seed_service: Service) -> Non
     assert (excerpt.context_start, excerpt.context_end) == (first.start, second.end)
     inside = seed_service.excerpt(LAVROV, second.start, second.start + 30)
     assert inside.passage.speaker == second.speaker and inside.context == doc.text[second.start : second.end]
+
+
+def test_tools_refuse_in_one_line_while_the_service_is_starting(seed_service: Service) -> None:
+    """`rag serve` hands its readiness to the server: no tool runs before the model has loaded."""
+    from rag.mcp_server import build_server
+
+    starting = "starting: the embedding model is loading; retry in a few seconds"
+    server = build_server(seed_service, lambda: starting)
+
+    async def main() -> None:
+        async with Client(server) as client:
+            assert await refused(client, "search", question="ASEAN") == f"Error executing tool search: {starting}"
+            assert starting in await refused(client, "documents")
+            assert (await client.list_resources()).resources == []
+            with pytest.raises(MCPError, match="starting"):
+                await client.read_resource(f"transcript://{LAVROV}")
+
+    anyio.run(main)
