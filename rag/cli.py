@@ -578,6 +578,19 @@ def delete(doc_id: str, index_dir: Path | None) -> None:
         click.echo(f"note: {note}", err=True)
 
 
+@cli.command(short_help="Serve the MCP tools over stdio, for an assistant.")
+@index_option
+def mcp(index_dir: Path | None) -> None:
+    """Serve the MCP server over stdin and stdout, for a desktop assistant (Claude Desktop, an IDE agent):
+    tools search, ask, verify_quote, documents and read_transcript, and transcript://DOC_ID resources.
+    Needs the [mcp] extra. Logs go to stderr; stdout carries only the protocol."""
+    from rag.mcp_server import build_server, require_mcp
+
+    require_mcp()  # before the index is opened: the missing extra is the first thing to fix
+    server = build_server(_service(index_dir))
+    server.run("stdio")
+
+
 @cli.command(short_help="Serve the HTTP API and the web page.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))

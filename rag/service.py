@@ -41,7 +41,7 @@ from rag.ingest.web import FetchPolicy, fetch, page_document
 from rag.rerank import Reranker
 from rag.retrieve import FusionSettings, Hit, Mode, Retriever
 from rag.timeline import Timeline, count_by_month
-from rag.types import Answer, Chunk, Document, Filters, IngestReport, Passage, format_citation
+from rag.types import Answer, Chunk, Document, Excerpt, Filters, IngestReport, Passage, format_citation
 from rag.verify import Alignment, Verification, judge, turns
 
 if TYPE_CHECKING:
@@ -257,30 +257,38 @@ class Service:
 
         def passage(a: Alignment, rank: int) -> Passage:
             doc = docs[a.unit.doc_id]
-            chunk = next((c for c in retriever.store.chunks(doc.doc_id) if c.start <= a.start < c.end), None)
-            heard = doc.heard(a.start, a.end)
-            found = Passage(
-                rank=rank,
-                score=round(a.similarity, 4),
-                chunk_id=chunk.chunk_id if chunk else "",
-                doc_id=doc.doc_id,
-                title=doc.title,
-                date=doc.date,
-                place=doc.place,
-                speaker=a.unit.speaker,
-                text=doc.text[a.start : a.end],
-                start=a.start,
-                end=a.end,
-                t_start=heard.at if heard else chunk.t_start if chunk else None,
-                t_end=chunk.t_end if chunk else None,
-                source_url=doc.source_url,
-                question=question_answered(doc, a.start),
-                transcript=doc.transcript,
-            )
-            return dataclasses.replace(found, citation=format_citation(found, heard)) if heard else found
+            return _span_passage(retriever.store, doc, a.start, a.end, a.unit.speaker, rank, a.similarity)
 
         texts = {doc_id: doc.text for doc_id, doc in docs.items()}
         return judge(quote, candidates, texts, filters.speaker, passage)
+
+    def excerpt(self, doc_id: str, start: int | None = None, end: int | None = None) -> Excerpt:
+        """A span of a document's text, cited, with the speaker turns around it: a passage read in context.
+        No span is the whole text.
+
+        Raises:
+            NotFound: an unknown doc_id.
+            BadInput: a span that is empty or not within the text.
+        """
+        with self.reading() as retriever:
+            doc = retriever.store.document(doc_id)
+            if doc is None:
+                raise NotFound(f"unknown doc_id {_shown(doc_id)}: {_SEE_IDS}")
+            size = len(doc.text)
+            start = 0 if start is None else start
+            end = size if end is None else end
+            if not 0 <= start < end <= size:
+                raise BadInput(
+                    f"span [{start}:{end}] is not within {doc_id}'s text of {size:,} characters: "
+                    f"give 0 <= start < end <= {size}"
+                )
+            around = [u for u in turns(doc) if u.start < end and start < u.end]
+            speakers = tuple(dict.fromkeys(u.speaker for u in around if u.speaker))
+            speaker = speakers[0] if len(speakers) == 1 and len(around) == 1 else None
+            passage = _span_passage(retriever.store, doc, start, end, speaker, 1, 1.0)
+        first = min([start, *(u.start for u in around)])
+        last = max([end, *(u.end for u in around)])
+        return Excerpt(passage, first, last, doc.text[first:last], speakers)
 
     def _llm_client(self, kind: str) -> LlmClient | LocalLlmClient:
         """The OpenAI-compatible endpoint's client, or the in-process GGUF model's (loaded once)."""
@@ -744,6 +752,33 @@ class Service:
             embedded.append(Embedded(doc, chunks, vectors[first:last], sentence_vectors))
             first = last
         return embedded
+
+
+def _span_passage(
+    store: PassageReader, doc: Document, start: int, end: int, speaker: str | None, rank: int, score: float
+) -> Passage:
+    """A span of a document as a passage: its words, the passage it lies in, its time and its citation."""
+    chunk = next((c for c in store.chunks(doc.doc_id) if c.start <= start < c.end), None)
+    heard = doc.heard(start, end)
+    found = Passage(
+        rank=rank,
+        score=round(score, 4),
+        chunk_id=chunk.chunk_id if chunk else "",
+        doc_id=doc.doc_id,
+        title=doc.title,
+        date=doc.date,
+        place=doc.place,
+        speaker=speaker,
+        text=doc.text[start:end],
+        start=start,
+        end=end,
+        t_start=heard.at if heard else chunk.t_start if chunk else None,
+        t_end=chunk.t_end if chunk else None,
+        source_url=doc.source_url,
+        question=question_answered(doc, start),
+        transcript=doc.transcript,
+    )
+    return dataclasses.replace(found, citation=format_citation(found, heard)) if heard else found
 
 
 def _with_questions(passages: list[Passage], store: PassageReader) -> list[Passage]:

@@ -202,6 +202,17 @@ class Passage:
 
 
 @dataclass(frozen=True)
+class Excerpt:
+    """A span of a document (as a passage, cited) and the speaker turns around it."""
+
+    passage: Passage  # the span: text == document.text[start:end]; speaker None when it spans turns
+    context_start: int  # the turns the span lies in, at document.text[context_start:context_end]
+    context_end: int
+    context: str
+    speakers: tuple[str, ...]  # who speaks in those turns, in order
+
+
+@dataclass(frozen=True)
 class Citation:
     """A verbatim quote from passage `n` (1-based), at `[start, end)` of the document's text."""
 

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
+from starlette.routing import Route
 
 from rag.api.guard import Guard
 from rag.api.routes import documents, health, questions, quotes, timeline
@@ -64,6 +66,14 @@ class Readiness:
         self.step = "loading the embedding model"
         self.error: str | None = None
 
+    def refusal(self) -> str | None:
+        """Why a request cannot be answered yet (HTTP 503), or None once the model is loaded."""
+        if self.error:
+            return f"not ready: {self.error}"
+        if not self.model_loaded.is_set():
+            return "starting: the embedding model is loading; retry in a few seconds"
+        return None
+
     def wait(self, timeout: float) -> str | None:
         """None once the start-up is over and did not fail; else why the server cannot serve: the step
         that failed, or the one still under way after timeout seconds."""
@@ -109,7 +119,8 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
                 "index %s; no RAG_API_KEY set: the API is open to anyone who can reach it", settings.index_dir
             )
         threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
-        yield
+        async with mcp_running():
+            yield
 
     # Swagger UI from the installed fastapi-offline package: /docs works with no internet. No ReDoc page:
     # its bundle fetches a logo from a CDN.
@@ -126,6 +137,7 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
     app.state.readiness = readiness
     app.state.jobs = Jobs(service)
     app.add_middleware(Guard, settings=settings)
+    mcp_running = _mount_mcp(app, service, settings, readiness)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)
@@ -140,6 +152,49 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
     app.include_router(timeline.router)
     _install_error_handlers(app)
     return app
+
+
+def _mount_mcp(
+    app: FastAPI, service: Service, settings: Settings, readiness: Readiness
+) -> Callable[[], AbstractAsyncContextManager[None]]:
+    """The MCP server over streamable HTTP at /mcp, behind the Guard's API key like every route. Returns
+    what runs its session manager, entered in the app's lifespan; without the [mcp] extra, /mcp says how
+    to install it (501)."""
+    from rag.mcp_server import build_server
+
+    try:
+        server = build_server(service, readiness.refusal)
+    except RagError as exc:
+        reason = str(exc)
+
+        async def missing(request: Request) -> JSONResponse:
+            return JSONResponse({"detail": reason}, status_code=501)
+
+        app.router.routes.append(Route("/mcp", missing, methods=["GET", "POST", "DELETE"]))
+        return nullcontext
+    from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
+
+    server.streamable_http_app(streamable_http_path="/mcp", transport_security=_mcp_security(settings))
+    # An ASGI app as the endpoint: the session manager answers POST, GET (its event stream) and DELETE.
+    app.router.routes.append(Route("/mcp", StreamableHTTPASGIApp(server.session_manager)))
+    return server.session_manager.run
+
+
+def _mcp_security(settings: Settings) -> Any:
+    """DNS-rebinding protection (the SDK's): the Host and Origin a request to /mcp may carry are loopback's
+    and RAG_PUBLIC_URL's."""
+    from urllib.parse import urlsplit
+
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    hosts = ["127.0.0.1:*", "localhost:*", "[::1]:*", "127.0.0.1", "localhost", "[::1]"]
+    public = urlsplit(settings.public_url)
+    if public.netloc:
+        hosts += [public.netloc, f"{public.hostname}:*", public.hostname or ""]
+    origins = [f"{scheme}://{host}" for host in hosts for scheme in ("http", "https")]
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins
+    )
 
 
 def _install_error_handlers(app: FastAPI) -> None:

@@ -56,11 +56,8 @@ def describe_errors(errors: Sequence[Any]) -> str:
 
 
 def require_ready(request: Request) -> None:
-    readiness = request.app.state.readiness
-    if readiness.error:
-        raise HTTPException(503, f"not ready: {readiness.error}")
-    if not readiness.model_loaded.is_set():
-        raise HTTPException(503, "starting: the embedding model is loading; retry in a few seconds")
+    if (refusal := request.app.state.readiness.refusal()) is not None:
+        raise HTTPException(503, refusal)
 
 
 ServiceDep = Annotated[Service, Depends(get_service)]
