@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import asdict, dataclass, field
 from datetime import date
 
@@ -172,6 +173,22 @@ class Filters:
 
     def __bool__(self) -> bool:
         return bool(self.doc_ids or self.speaker or self.since or self.until)
+
+
+_NAME_PART = re.compile(r"\w+")
+
+
+def name_parts(name: str) -> list[str]:
+    """A name's words, compared as the contract compares text (NFKC, case-folded): "Dr. Nunez-Smith" is
+    dr, nunez, smith."""
+    return _NAME_PART.findall(unicodedata.normalize("NFKC", name).casefold())
+
+
+def names_speaker(named: str, speaker: str | None) -> bool:
+    """Whether a name someone typed names a speaker: its words are whole words of the speaker's label, in
+    order ("Lavrov" and "sergey lavrov" name Sergey Lavrov; "a", "lav" and "Lavrov Sergey" do not)."""
+    want, have = name_parts(named), name_parts(speaker or "")
+    return bool(want) and any(have[i : i + len(want)] == want for i in range(len(have) - len(want) + 1))
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from rapidfuzz import fuzz
 
-from rag.types import MACHINE, Document, Paragraph, Passage, clock
+from rag.types import MACHINE, Document, Paragraph, Passage, clock, names_speaker
 
 Verdict = Literal["verbatim", "close", "not_found"]
 _WORD = re.compile(r"\w+")
@@ -148,10 +148,11 @@ def turns(doc: Document) -> list[Unit]:
 
 
 def speaker_matches(named: str | None, speaker: str | None) -> bool | None:
-    """As the speaker filter: a case-insensitive part of the name ("Lavrov" is "Sergey Lavrov")."""
-    if not named:
+    """Whether the named speaker said it: whole words of the name (rag.types.names_speaker), so that
+    "Lavrov" is Sergey Lavrov and "a" is nobody. None when no speaker was named."""
+    if not named or not named.strip():
         return None
-    return named.strip().casefold() in (speaker or "").casefold()
+    return names_speaker(named, speaker)
 
 
 def align(quote: Sequence[Word], said: str, unit: Unit, text: str) -> list[Alignment]:
