@@ -235,6 +235,9 @@ class Service:
             doc = docs[a.unit.doc_id]
             chunk = next((c for c in retriever.store.chunks(doc.doc_id) if c.start <= a.start < c.end), None)
             heard = doc.heard(a.start, a.end)
+            # The span's own time, not its passage's: a quote from a passage's third paragraph was said
+            # minutes after the passage began, and the citation must say when.
+            t_start, t_end = doc.times(a.start, a.end)
             found = Passage(
                 rank=rank,
                 score=round(a.similarity, 4),
@@ -247,8 +250,8 @@ class Service:
                 text=doc.text[a.start : a.end],
                 start=a.start,
                 end=a.end,
-                t_start=heard.at if heard else chunk.t_start if chunk else None,
-                t_end=chunk.t_end if chunk else None,
+                t_start=heard.at if heard and heard.at is not None else t_start,
+                t_end=t_end,
                 source_url=doc.source_url,
                 question=question_answered(doc, a.start),
                 transcript=doc.transcript,

@@ -80,6 +80,15 @@ class Document:
     def transcript(self) -> str:
         return transcript_of(self.format)
 
+    def times(self, start: int, end: int) -> tuple[float | None, float | None]:
+        """When the text at [start, end) was said: from the start of the first timed paragraph it touches to
+        the end of the last; (None, None) for a transcript without times."""
+        timed = [p for p in self.paragraphs if p.t_start is not None and p.start < end and start < p.end]
+        if not timed:
+            return None, None
+        ends = [p.t_end for p in timed if p.t_end is not None]
+        return timed[0].t_start, max(ends) if ends else None
+
     def heard(self, start: int, end: int) -> Heard | None:
         """The recogniser's confidence in the text at [start, end), its unsure words and the time the
         span starts; None for a human transcript."""
