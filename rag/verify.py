@@ -19,10 +19,12 @@ from typing import Any, Literal
 
 from rapidfuzz import fuzz
 
+from rag.text import INVISIBLE, visible
 from rag.types import MACHINE, Document, Paragraph, Passage, clock, names_speaker
 
 Verdict = Literal["verbatim", "close", "not_found"]
-_WORD = re.compile(r"\w+")
+# A word, through the invisible characters inside it ("sanc\u00adtions" is one word, "sanctions").
+_WORD = re.compile(rf"\w+(?:[{INVISIBLE}]+\w+)*")
 MIN_RUN = 3  # words in a row, in order, that count as said
 CLOSE_COVERAGE = 0.6  # share of the quote's words said in runs, for a close match
 RESCORED = 12  # candidate turns aligned with difflib after rapidfuzz's first cut
@@ -41,7 +43,9 @@ class Word:
 def words(text: str, offset: int = 0) -> list[Word]:
     """The words of a text, normalised for comparison, with their offsets (plus `offset`) in it."""
     return [
-        Word(unicodedata.normalize("NFKC", m.group()).casefold(), offset + m.start(), offset + m.end())
+        Word(
+            unicodedata.normalize("NFKC", visible(m.group())).casefold(), offset + m.start(), offset + m.end()
+        )
         for m in _WORD.finditer(text)
     ]
 

@@ -197,3 +197,30 @@ def test_eval_quotes_command_checks_the_targets(quotes, tmp_path: Path):
     bad.write_text('{"id": "x"}\n')
     failed = run("rag", "eval", "--quotes", str(bad), index=quotes.settings.index_dir)
     assert failed.returncode == 2 and "bad.jsonl:1: not a probe" in failed.stderr
+
+
+def test_invisible_characters_in_a_transcript_hide_no_word_from_verify_or_search(
+    make_service, tmp_path: Path
+):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    said = (
+        "The sanc\u00adtions have fai\u200bled com\u2060pletely, and \ufeffeveryone in Brus\u200bsels knows "
+        "it by now."
+    )
+    (docs / "hidden.txt").write_text(
+        f"Remarks on sanctions\n\nSergey Lavrov: {said}\n\nAnna Lee: Thank you.\n"
+    )
+    service = make_service(docs)
+    service.ingest()
+    doc = service.document("hidden")
+    assert said in doc.text  # the text keeps them: offsets point into what was written
+    result = service.verify("The sanctions have failed completely, and everyone in Brussels knows it")
+    assert result.verdict == "verbatim", result
+    m = result.matches[0].passage
+    assert (
+        doc.text[m.start : m.end] == m.text == said.removesuffix(" by now.") and m.speaker == "Sergey Lavrov"
+    )
+    for mode in ("bm25", "hybrid"):
+        hits = service.search("Brussels sanctions failed completely", k=1, mode=mode)
+        assert hits and hits[0].doc_id == "hidden" and said in hits[0].text, mode
