@@ -79,13 +79,28 @@ def to_markdown(
     return "\n\n".join(parts) + "\n"
 
 
+# What a spreadsheet reads as the start of a formula (OWASP, "CSV Injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> object:
+    """A cell as written: empty when unknown; text a spreadsheet would run as a formula (`=HYPERLINK(...)`,
+    `-2+3`, `@SUM(...)`) prefixed with a single quote, as OWASP advises, so that it is shown, never run."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def to_csv(passages: Sequence[Passage]) -> str:
-    """One row per passage, with a header row (CSV_COLUMNS); empty cells where a field is unknown."""
+    """One row per passage, with a header row (CSV_COLUMNS); empty cells where a field is unknown, and text
+    that would start a formula escaped (csv_cell)."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
     for p in passages:
-        writer.writerow(["" if (v := getattr(p, name)) is None else v for name in CSV_COLUMNS])
+        writer.writerow([csv_cell(getattr(p, name)) for name in CSV_COLUMNS])
     return out.getvalue()
 
 

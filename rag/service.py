@@ -7,6 +7,7 @@ import hashlib
 import re
 import threading
 import time
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import cached_property
@@ -56,7 +57,8 @@ NO_MATCH_MESSAGE = "No passages match these filters: widen or clear them to sear
 Progress = Callable[[int, int], None]  # (chunks embedded so far, chunks to embed)
 UPLOAD = "upload"  # the source of a document that came without a file
 _SEE_IDS = "see `rag documents` or `GET /documents` for the ids in the index"
-_DOC_ID = re.compile(r"[^\W_][\w.\-]{0,254}")  # letters of any script, digits, '_', '.', '-'
+_WORD_CHAR = re.compile(r"\w")
+MAX_DOC_ID = 255  # characters: the longest file name most file systems allow
 
 
 @dataclasses.dataclass
@@ -136,6 +138,7 @@ class Service:
             return retriever.store.chunk_counts()
 
     def document(self, doc_id: str) -> Document:
+        doc_id = unicodedata.normalize("NFC", doc_id)  # ids are stored composed (check_doc_id)
         with self.reading() as retriever:
             doc = retriever.store.document(doc_id)
         if doc is None:
@@ -486,9 +489,7 @@ class Service:
             raise BadInput(str(exc)) from None
         if not doc.text:
             raise BadInput(f"{doc_id}: no transcript text left after cleaning")
-        if not replace:
-            manifest = self.store.manifest()
-            _refuse_taken([doc_id], manifest.documents if manifest else {})
+        self._refuse_upload_id(doc_id, replace)
         return doc
 
     def prepare_url(
@@ -511,10 +512,16 @@ class Service:
         )
         policy.check(url)  # before the id: a refused address says so first
         doc_id = check_doc_id(doc_id) if doc_id else url_doc_id(url)
-        if not replace:
-            manifest = self.store.manifest()
-            _refuse_taken([doc_id], manifest.documents if manifest else {})
+        self._refuse_upload_id(doc_id, replace)
         return page_document(doc_id, fetch(url, policy), UPLOAD)
+
+    def _refuse_upload_id(self, doc_id: str, replace: bool) -> None:
+        """Conflict when the id is taken (unless replacing it) or differs only in case from one taken."""
+        manifest = self.store.manifest()
+        documents = manifest.documents if manifest else {}
+        if not replace:
+            _refuse_taken([doc_id], documents)
+        _refuse_case_twin(doc_id, documents)
 
     def prepare_recording(
         self, doc_id: str, raw: bytes, name: str, replace: bool = False
@@ -531,9 +538,7 @@ class Service:
             probe(raw, name)
         except SkippedFile as exc:
             raise BadInput(str(exc)) from None
-        if not replace:
-            manifest = self.store.manifest()
-            _refuse_taken([doc_id], manifest.documents if manifest else {})
+        self._refuse_upload_id(doc_id, replace)
         sha256 = hashlib.sha256(raw).hexdigest()
 
         def transcribe() -> Document:
@@ -567,7 +572,8 @@ class Service:
             previous = old.documents if old else {}
             if not replace:
                 _refuse_taken([d.doc_id for d in docs], previous)
-            for doc in docs:
+            for doc in docs:  # checked again here: another write may have come between
+                _refuse_case_twin(doc.doc_id, previous)
                 (report.updated if doc.doc_id in previous else report.added).append(doc.doc_id)
             self._write_generation(old is not None, previous, list(docs), report, progress)
         report.seconds = time.perf_counter() - started
@@ -579,6 +585,7 @@ class Service:
         Returns:
             A note for the user when the document's file is still there (the next ingest adds it back).
         """
+        doc_id = unicodedata.normalize("NFC", doc_id)
         report = IngestReport(removed=[doc_id])
         with self.writers.turn(), self.store.lock(self.settings.write_wait_seconds):
             old = self._writable_manifest()
@@ -607,6 +614,7 @@ class Service:
         listening: Progress | None = None,
     ) -> list[Document]:
         fresh = []
+        uploads = {d.casefold(): d for d, known in previous.items() if known.get("source") == UPLOAD}
         for doc_id, path in files.items():
             companion = _companion(path) if is_recording(path.name) else None
             try:
@@ -618,6 +626,16 @@ class Service:
                 report.skipped.append((str(path), str(exc)))
                 continue
             known = previous.get(doc_id)
+            twin = uploads.get(doc_id.casefold())
+            if twin is not None and twin != doc_id:
+                report.skipped.append(
+                    (
+                        str(path),
+                        f"{path}: doc_id {doc_id!r} differs only in case from the upload {twin!r} in the "
+                        f"index, kept as it is (`rag delete {twin}` first to index this file instead)",
+                    )
+                )
+                continue
             if known and known.get("source") == UPLOAD:
                 report.skipped.append(
                     (
@@ -760,6 +778,9 @@ def _span_passage(
     """A span of a document as a passage: its words, the passage it lies in, its time and its citation."""
     chunk = next((c for c in store.chunks(doc.doc_id) if c.start <= start < c.end), None)
     heard = doc.heard(start, end)
+    # The span's own time, not its passage's: a quote from a passage's third paragraph was said
+    # minutes after the passage began, and the citation must say when.
+    t_start, t_end = doc.times(start, end)
     found = Passage(
         rank=rank,
         score=round(score, 4),
@@ -772,8 +793,8 @@ def _span_passage(
         text=doc.text[start:end],
         start=start,
         end=end,
-        t_start=heard.at if heard else chunk.t_start if chunk else None,
-        t_end=chunk.t_end if chunk else None,
+        t_start=heard.at if heard and heard.at is not None else t_start,
+        t_end=t_end,
         source_url=doc.source_url,
         question=question_answered(doc, start),
         transcript=doc.transcript,
@@ -877,21 +898,55 @@ def url_doc_id(url: str) -> str:
     return _slug(f"{parts.hostname or ''}{parts.path}".rstrip("/").removesuffix(".html"))
 
 
+def _id_char(c: str) -> bool:
+    """A character a doc_id may hold: a letter or digit of any script, a combining mark (the vowel signs of
+    हिन्दी, the accent of a decomposed é), '_', '.' or '-'."""
+    return c in "_.-" or bool(_WORD_CHAR.match(c)) or unicodedata.category(c).startswith("M")
+
+
+def _id_start(c: str) -> bool:
+    return c != "_" and bool(_WORD_CHAR.match(c))
+
+
+def _is_doc_id(doc_id: str) -> bool:
+    return 0 < len(doc_id) <= MAX_DOC_ID and _id_start(doc_id[0]) and all(map(_id_char, doc_id))
+
+
 def _slug(stem: str) -> str:
-    if _DOC_ID.fullmatch(stem):
+    stem = unicodedata.normalize("NFC", stem)  # one visible name, one id: macOS writes names decomposed
+    if _is_doc_id(stem):
         return stem
-    slug = re.sub(r"[^\w.\-]+|_+", "_", stem).strip("_.-")[:255].rstrip("_.-")
+    slug = re.sub("_+", "_", "".join(c if _id_char(c) else "_" for c in stem))
+    while slug and not _id_start(slug[0]):
+        slug = slug[1:]
+    slug = slug[:MAX_DOC_ID].rstrip("_.-")
     return slug or "document"
 
 
 def check_doc_id(doc_id: str) -> str:
-    """A doc_id chosen by the caller, checked: the form doc_id_for gives."""
-    if not _DOC_ID.fullmatch(doc_id):
+    """A doc_id chosen by the caller, in Unicode NFC and checked: the form doc_id_for gives."""
+    doc_id = unicodedata.normalize("NFC", doc_id)
+    if not _is_doc_id(doc_id):
         raise BadInput(
-            f"doc_id {_shown(doc_id)} must start with a letter or digit and hold only letters, digits, "
-            f"'_', '.' or '-' (at most 255), e.g. {doc_id_for(doc_id)!r}"
+            f"doc_id {_shown(doc_id)} must start with a letter or digit and hold only letters (with their "
+            f"marks), digits, '_', '.' or '-' (at most {MAX_DOC_ID}), e.g. {doc_id_for(doc_id)!r}"
         )
     return doc_id
+
+
+def case_twin(doc_id: str, doc_ids: Iterable[str]) -> str | None:
+    """Another doc_id that differs from this one only in case ("CROSS" and "cross"): one document to a
+    reader, so never two in one index."""
+    folded = doc_id.casefold()
+    return next((other for other in doc_ids if other != doc_id and other.casefold() == folded), None)
+
+
+def _refuse_case_twin(doc_id: str, documents: dict[str, dict[str, Any]]) -> None:
+    if (twin := case_twin(doc_id, documents)) is not None:
+        raise Conflict(
+            f"doc_id {_shown(doc_id)} differs only in case from {twin!r}, already in the index: upload as "
+            f"{twin!r} (with ?replace=true to replace it), or choose another doc_id"
+        )
 
 
 def _shown(doc_id: str, limit: int = 80) -> str:
@@ -915,6 +970,7 @@ def _collect(paths: Sequence[Path], report: IngestReport) -> dict[str, Path]:
     is skipped, but for a recording beside a transcript of the same stem: that one is indexed as
     "stem.ext" (briefing.wav), the transcript keeping its id."""
     files: dict[str, Path] = {}
+    folded: dict[str, str] = {}  # casefolded doc_id -> doc_id
     for path in paths:
         if not path.exists():
             raise BadInput(f"{path}: no such file or directory")
@@ -935,7 +991,17 @@ def _collect(paths: Sequence[Path], report: IngestReport) -> dict[str, Path]:
                     (str(file), f"{file}: doc_id {doc_id!r} already comes from {files[doc_id]}")
                 )
                 continue
+            if (twin := folded.get(doc_id.casefold())) is not None:
+                report.skipped.append(
+                    (
+                        str(file),
+                        f"{file}: doc_id {doc_id!r} differs only in case from {twin!r} ({files[twin]}): "
+                        "rename one of them",
+                    )
+                )
+                continue
             files[doc_id] = file
+            folded[doc_id.casefold()] = doc_id
     return files
 
 

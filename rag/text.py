@@ -15,9 +15,19 @@ STOPWORDS = frozenset(
     may""".split()  # noqa: SIM905 - a word list reads best as words
 )
 WORD = re.compile(r"\w+")
+# Characters no reader sees that split a word for a machine: soft hyphen, zero-width space, left-to-right and
+# right-to-left marks, word joiner, byte order mark (zero-width no-break space). Searches and quote checks
+# compare text without them; the stored text keeps them, so that offsets point into what was written.
+INVISIBLE = "\u00ad\u200b\u200e\u200f\u2060\ufeff"
+_DROP_INVISIBLE = str.maketrans("", "", INVISIBLE)
+
+
+def visible(text: str) -> str:
+    """The text as a reader sees it: without the INVISIBLE characters."""
+    return text.translate(_DROP_INVISIBLE)
 
 
 def content_words(text: str) -> list[str]:
     """The lower-cased words of a text that are not stopwords, in order, each once."""
-    words = WORD.findall(unicodedata.normalize("NFKC", text).lower())
+    words = WORD.findall(unicodedata.normalize("NFKC", visible(text)).lower())
     return list(dict.fromkeys(w for w in words if w not in STOPWORDS))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import asdict, dataclass, field
 from datetime import date
 
@@ -78,6 +79,15 @@ class Document:
     @property
     def transcript(self) -> str:
         return transcript_of(self.format)
+
+    def times(self, start: int, end: int) -> tuple[float | None, float | None]:
+        """When the text at [start, end) was said: from the start of the first timed paragraph it touches to
+        the end of the last; (None, None) for a transcript without times."""
+        timed = [p for p in self.paragraphs if p.t_start is not None and p.start < end and start < p.end]
+        if not timed:
+            return None, None
+        ends = [p.t_end for p in timed if p.t_end is not None]
+        return timed[0].t_start, max(ends) if ends else None
 
     def heard(self, start: int, end: int) -> Heard | None:
         """The recogniser's confidence in the text at [start, end), its unsure words and the time the
@@ -172,6 +182,22 @@ class Filters:
 
     def __bool__(self) -> bool:
         return bool(self.doc_ids or self.speaker or self.since or self.until)
+
+
+_NAME_PART = re.compile(r"\w+")
+
+
+def name_parts(name: str) -> list[str]:
+    """A name's words, compared as the contract compares text (NFKC, case-folded): "Dr. Nunez-Smith" is
+    dr, nunez, smith."""
+    return _NAME_PART.findall(unicodedata.normalize("NFKC", name).casefold())
+
+
+def names_speaker(named: str, speaker: str | None) -> bool:
+    """Whether a name someone typed names a speaker: its words are whole words of the speaker's label, in
+    order ("Lavrov" and "sergey lavrov" name Sergey Lavrov; "a", "lav" and "Lavrov Sergey" do not)."""
+    want, have = name_parts(named), name_parts(speaker or "")
+    return bool(want) and any(have[i : i + len(want)] == want for i in range(len(have) - len(want) + 1))
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,12 @@ from typing import Any, Literal
 
 from rapidfuzz import fuzz
 
-from rag.types import MACHINE, Document, Paragraph, Passage, clock
+from rag.text import INVISIBLE, visible
+from rag.types import MACHINE, Document, Paragraph, Passage, clock, names_speaker
 
 Verdict = Literal["verbatim", "close", "not_found"]
-_WORD = re.compile(r"\w+")
+# A word, through the invisible characters inside it ("sanc\u00adtions" is one word, "sanctions").
+_WORD = re.compile(rf"\w+(?:[{INVISIBLE}]+\w+)*")
 MIN_RUN = 3  # words in a row, in order, that count as said
 CLOSE_COVERAGE = 0.6  # share of the quote's words said in runs, for a close match
 RESCORED = 12  # candidate turns aligned with difflib after rapidfuzz's first cut
@@ -41,7 +43,9 @@ class Word:
 def words(text: str, offset: int = 0) -> list[Word]:
     """The words of a text, normalised for comparison, with their offsets (plus `offset`) in it."""
     return [
-        Word(unicodedata.normalize("NFKC", m.group()).casefold(), offset + m.start(), offset + m.end())
+        Word(
+            unicodedata.normalize("NFKC", visible(m.group())).casefold(), offset + m.start(), offset + m.end()
+        )
         for m in _WORD.finditer(text)
     ]
 
@@ -148,10 +152,11 @@ def turns(doc: Document) -> list[Unit]:
 
 
 def speaker_matches(named: str | None, speaker: str | None) -> bool | None:
-    """As the speaker filter: a case-insensitive part of the name ("Lavrov" is "Sergey Lavrov")."""
-    if not named:
+    """Whether the named speaker said it: whole words of the name (rag.types.names_speaker), so that
+    "Lavrov" is Sergey Lavrov and "a" is nobody. None when no speaker was named."""
+    if not named or not named.strip():
         return None
-    return named.strip().casefold() in (speaker or "").casefold()
+    return names_speaker(named, speaker)
 
 
 def align(quote: Sequence[Word], said: str, unit: Unit, text: str) -> list[Alignment]:

@@ -11,8 +11,8 @@ import pytest
 from rag.config import Settings
 from rag.quote_eval import TARGETS, evaluate_quotes, load_probes
 from rag.service import Service
-from rag.types import Document, Filters, Paragraph
-from rag.verify import Unit, align, turns, words
+from rag.types import Document, Filters, Paragraph, Passage, names_speaker
+from rag.verify import Alignment, Unit, align, judge, turns, words
 from tests.conftest import DOCS, ROOT
 from tests.test_cli import run
 
@@ -82,6 +82,28 @@ def test_turns_join_a_speakers_paragraphs_and_keep_questions_apart():
         ("Question", 10, 14),
         ("A", 15, 21),
     ]
+
+
+def _span(a: Alignment, rank: int) -> Passage:
+    return Passage(
+        rank, a.similarity, "c", a.unit.doc_id, "t", None, None, a.unit.speaker, "", a.start, a.end
+    )
+
+
+def test_a_named_speaker_is_whole_words_of_the_name_never_a_letter():
+    text = "We will never agree to that, as I said yesterday in Paris."
+    lavrov = Unit("d", "Sergey Lavrov", 0, len(text), words(text))
+    quote = "We will never agree to that"
+    verdicts = {
+        named: (v.verdict, v.matches[0].speaker_matches, v.wrong_speaker)
+        for named in ("Lavrov", "sergey LAVROV", "a", "Lav", "Lavrov Sergey", "ser")
+        for v in [judge(quote, [lavrov], {"d": text}, named, _span)]
+    }
+    assert verdicts["Lavrov"] == verdicts["sergey LAVROV"] == ("verbatim", True, False)
+    for named in ("a", "Lav", "Lavrov Sergey", "ser"):
+        assert verdicts[named] == ("close", False, True), named
+    assert names_speaker("nunez", "Dr. Nunez-Smith") and names_speaker("question", "Question")
+    assert not names_speaker("...", "Sergey Lavrov") and not names_speaker("a", None)
 
 
 @pytest.mark.slow
@@ -175,3 +197,30 @@ def test_eval_quotes_command_checks_the_targets(quotes, tmp_path: Path):
     bad.write_text('{"id": "x"}\n')
     failed = run("rag", "eval", "--quotes", str(bad), index=quotes.settings.index_dir)
     assert failed.returncode == 2 and "bad.jsonl:1: not a probe" in failed.stderr
+
+
+def test_invisible_characters_in_a_transcript_hide_no_word_from_verify_or_search(
+    make_service, tmp_path: Path
+):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    said = (
+        "The sanc\u00adtions have fai\u200bled com\u2060pletely, and \ufeffeveryone in Brus\u200bsels knows "
+        "it by now."
+    )
+    (docs / "hidden.txt").write_text(
+        f"Remarks on sanctions\n\nSergey Lavrov: {said}\n\nAnna Lee: Thank you.\n"
+    )
+    service = make_service(docs)
+    service.ingest()
+    doc = service.document("hidden")
+    assert said in doc.text  # the text keeps them: offsets point into what was written
+    result = service.verify("The sanctions have failed completely, and everyone in Brussels knows it")
+    assert result.verdict == "verbatim", result
+    m = result.matches[0].passage
+    assert (
+        doc.text[m.start : m.end] == m.text == said.removesuffix(" by now.") and m.speaker == "Sergey Lavrov"
+    )
+    for mode in ("bm25", "hybrid"):
+        hits = service.search("Brussels sanctions failed completely", k=1, mode=mode)
+        assert hits and hits[0].doc_id == "hidden" and said in hits[0].text, mode

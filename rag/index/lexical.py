@@ -11,6 +11,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from rag.text import visible
 from rag.types import Chunk, Document, Paragraph, Recording
 
 TOKENIZER = "porter unicode61 remove_diacritics 2"
@@ -105,7 +106,16 @@ class ChunkStore:
             speaker = (speakers or {}).get(c.speaker or "", c.speaker or "")
             self.db.execute(
                 f"INSERT INTO chunks_fts(rowid, {', '.join(COLUMNS)}) VALUES (?,?,?,?,?,?,?)",
-                (row, c.text, c.context, speaker, doc.title, doc.place or "", date_words(doc.date)),
+                # Indexed as read (rag.text.visible): an invisible character must not split a word.
+                (
+                    row,
+                    visible(c.text),
+                    visible(c.context),
+                    speaker,
+                    doc.title,
+                    doc.place or "",
+                    date_words(doc.date),
+                ),
             )
 
     def delete(self, doc_id: str) -> list[int]:

@@ -33,7 +33,7 @@ from rag.index.store import (
 )
 from rag.ingest.chunk import MAX_SENTENCES
 from rag.ingest.roles import speaker_fields
-from rag.text import WORD, content_words
+from rag.text import WORD, content_words, visible
 from rag.types import Chunk, Document, Filters
 
 _BM25_K1, _BM25_B = 1.2, 0.75  # FTS5's bm25() constants
@@ -237,7 +237,7 @@ class LocalPassages:
         where, params = _filter_sql(filters) if filters else ("1", [])
         found: list[tuple[str, int]] = []
         for phrase in phrases:
-            quoted = '"' + " ".join(WORD.findall(phrase)) + '"'
+            quoted = '"' + " ".join(WORD.findall(visible(phrase))) + '"'
             found += self.chunk_store.db.execute(
                 "SELECT c.doc_id, c.start FROM chunks_fts f JOIN chunks c ON c.row = f.rowid "
                 f"JOIN documents d USING (doc_id) WHERE chunks_fts MATCH ? AND {where} LIMIT ?",

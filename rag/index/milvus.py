@@ -53,7 +53,7 @@ from rag.index.lexical import analysed, chunk_from, date_words, document_from, p
 from rag.index.store import Manifest, writer_lock
 from rag.ingest.chunk import MAX_SENTENCES
 from rag.ingest.roles import speaker_fields
-from rag.text import WORD, content_words
+from rag.text import WORD, content_words, visible
 from rag.types import Chunk, Document, Filters
 
 NEVER = 2**62  # removed_in of a passage no version has removed
@@ -331,7 +331,7 @@ class MilvusPassages:
         in the text (Milvus Lite 3.x has no PHRASE_MATCH)."""
         found: list[tuple[str, int]] = []
         for phrase in phrases:
-            words = [w.casefold() for w in WORD.findall(phrase)]
+            words = [w.casefold() for w in WORD.findall(visible(phrase))]
             if not words:
                 continue
             matches = " and ".join(f"TEXT_MATCH(text, '{w}')" for w in dict.fromkeys(words))
@@ -526,7 +526,7 @@ class MilvusStore:
         for item in update.fresh:
             doc, chunks, vectors = item.doc, item.chunks, item.vectors
             pending["documents"] += _document_rows(doc, len(chunks), version)
-            said = analysed([f"{c.text}\n{c.context}" for c in chunks])
+            said = analysed([visible(f"{c.text}\n{c.context}") for c in chunks])
             fields = speaker_fields(doc)
             speakers = analysed([fields.get(c.speaker or "", c.speaker or "") for c in chunks])
             about = analysed([f"{doc.title}\n{doc.place or ''}\n{date_words(doc.date)}"])[0]

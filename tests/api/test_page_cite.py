@@ -146,3 +146,18 @@ def test_the_page_exports_a_timed_passage_as_the_cli_does(clip_page, web):  # no
     times = ("t_start", "t_end")
     assert [float(row.pop(t)) for t in times] == [float(expected.pop(t)) for t in times]  # 3760 or 3760.0
     assert row == expected and row["text"] == "We said it.\nTwice."
+
+
+def test_the_page_escapes_cells_that_would_run_as_formulas_as_the_cli_does(clip_page):
+    from tests.test_export import HOSTILE
+
+    page = clip_page
+    hostile = passage(**HOSTILE)
+    table = page.evaluate(
+        "(ps) => passagesCsv(ps)", [Answer("", True, [], [hostile]).to_dict()["passages"][0]]
+    )
+    (row,) = csv.DictReader(io.StringIO(table, newline=""))
+    (expected,) = csv.DictReader(io.StringIO(to_csv([hostile]), newline=""))
+    for name, value in HOSTILE.items():
+        assert row[name] == "'" + value, name
+    assert row == expected

@@ -169,3 +169,56 @@ def test_old_generations_are_closed_and_the_database_shrinks(writer):
         assert http.delete("/documents/bulky").status_code == 200
         assert database().stat().st_size < 1.2 * fresh_size  # compacted, not carrying the freed pages
         assert held_index_files() == []
+
+
+def test_doc_ids_keep_every_script_are_composed_and_never_differ_only_in_case(writer, tmp_path: Path):
+    import unicodedata
+
+    decomposed = unicodedata.normalize("NFD", "café")  # as macOS names files
+    assert decomposed != "café"
+    body = "Note\n\nSergey Lavrov: The {} note on the walrus census."
+    with writer.client() as http:
+        hindi = http.post("/documents", json={"doc_id": "हिन्दी", "text": body.format("Hindi")})
+        assert hindi.status_code == 201, hindi.text
+        assert hindi.json()["doc_id"] == "हिन्दी" and "Hindi" in http.get("/documents/हिन्दी").json()["text"]
+        cafe = http.post("/documents", files={"file": (f"{decomposed}.txt", body.format("café").encode())})
+        assert cafe.status_code == 201, cafe.text
+        assert cafe.json()["doc_id"] == "café"
+        assert http.get(f"/documents/{decomposed}").json()["doc_id"] == "café"  # one visible name, one id
+        again = http.post("/documents", json={"doc_id": decomposed, "text": body.format("other")})
+        assert again.status_code == 409 and "an earlier upload" in again.json()["detail"]
+
+        assert (
+            http.post("/documents", json={"doc_id": "cross", "text": body.format("first")}).status_code == 201
+        )
+        for path in ("/documents", "/documents?replace=true"):
+            twin = http.post(path, json={"doc_id": "CROSS", "text": body.format("second")})
+            assert twin.status_code == 409, twin.text
+            assert "differs only in case from 'cross'" in twin.json()["detail"]
+        listed = {d["doc_id"] for d in http.get("/documents").json()["documents"]}
+        assert (
+            "cross" in listed
+            and "CROSS" not in listed
+            and "first" in http.get("/documents/cross").json()["text"]
+        )
+
+    docs = tmp_path / "twins"
+    docs.mkdir()
+    for name in ("Twin.txt", "twin.txt", "CROSS.txt"):
+        (docs / name).write_text(body.format(name))
+    ingest = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "ingest", str(docs), "--index", str(writer.index)],
+        capture_output=True,
+        text=True,
+        env=writer.env,
+        timeout=300,
+    )
+    assert ingest.returncode == 0, ingest.stderr
+    assert (
+        f"{docs / 'twin.txt'}: doc_id 'twin' differs only in case from 'Twin' ({docs / 'Twin.txt'})"
+        in ingest.stderr
+    )
+    assert "doc_id 'CROSS' differs only in case from the upload 'cross'" in ingest.stderr
+    with writer.client() as http:
+        listed = {d["doc_id"] for d in http.get("/documents").json()["documents"]}
+        assert "Twin" in listed and "twin" not in listed and "CROSS" not in listed

@@ -194,3 +194,32 @@ def test_a_long_file_name_is_its_doc_id_whole():
     )
     assert len(stem) > 128 and doc_id_for(f"{stem}.md") == stem
     assert len(doc_id_for("x" * 300 + ".txt")) == 255  # beyond what file systems allow, it is cut
+
+
+def test_a_doc_id_keeps_every_script_with_its_marks_in_one_composed_form():
+    import unicodedata
+
+    from rag.errors import BadInput
+    from rag.service import check_doc_id, doc_id_for
+
+    decomposed = unicodedata.normalize("NFD", "café")
+    assert doc_id_for("हिन्दी.txt") == check_doc_id("हिन्दी") == "हिन्दी"  # vowel signs are marks, kept
+    assert doc_id_for(f"{decomposed}.txt") == doc_id_for("café.txt") == check_doc_id(decomposed) == "café"
+    assert doc_id_for("Lavrov remarks (1).txt") == "Lavrov_remarks_1" and doc_id_for("!!!.txt") == "document"
+    with pytest.raises(BadInput, match="e.g. 'x_y'"):
+        check_doc_id("x y")
+
+
+def test_ingest_names_files_whose_doc_ids_differ_only_in_case(make_service, tmp_path: Path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name in ("CROSS.txt", "cross.txt"):
+        (docs / name).write_text(f"Note\n\nJane Doe: The {name} note on the walrus census.\n")
+    report = make_service(docs).ingest()
+    assert report.added == ["CROSS"]
+    [(skipped, why)] = report.skipped
+    assert skipped == str(docs / "cross.txt")
+    assert (
+        why
+        == f"{docs / 'cross.txt'}: doc_id 'cross' differs only in case from 'CROSS' ({docs / 'CROSS.txt'}): rename one of them"
+    )

@@ -586,9 +586,12 @@ function answerMarkdown(question, result) {
   return parts.join("\n\n") + "\n";
 }
 
+// Text a spreadsheet would run as a formula gets a leading single quote, as OWASP advises (rag/export.py, csv_cell).
+const FORMULA_START = /^[=+\-@\t\r]/;
+
 function csvCell(value) {
   if (value === null || value === undefined) return "";
-  const text = String(value);
+  const text = typeof value === "string" && FORMULA_START.test(value) ? `'${value}` : String(value);
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
