@@ -115,7 +115,8 @@ class Jobs:
                 job = Job(job_id, "", "failed", error=f"its stored record is unreadable ({one_line(exc)})")
                 records.append((path.stat().st_mtime, job, {}))
         resumed = 0
-        for _, job, record in sorted(records, key=lambda r: r[0]):
+        # The finished first (the oldest forgotten first), then the unfinished in the order they came.
+        for _, job, record in sorted(records, key=lambda r: (r[1].status not in _FINISHED, r[0])):
             job_id = job.job_id
             with self._lock:
                 self._jobs[job_id] = job
@@ -253,6 +254,8 @@ class Jobs:
         """A finished job's final record kept, its stored upload removed."""
         with self._lock:
             work = self._work.pop(job.job_id, None)
+            if job.job_id in self._jobs:
+                self._jobs.move_to_end(job.job_id)  # forgotten in the order they finished
         try:
             self._store(job, None, time.time())
             if work is not None:

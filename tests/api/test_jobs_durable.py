@@ -34,7 +34,9 @@ def test_accepted_uploads_survive_kill_9_resumed_or_reported_failed(seed_service
     with writer_lock(index):  # another writer holds the index: the jobs are accepted, none can run
         with server.client() as http:
             accepted = {d: http.post("/documents", json={"doc_id": d, "text": t}) for d, t in texts.items()}
-            assert [r.status_code for r in accepted.values()] == [202, 202], [r.text for r in accepted.values()]
+            assert [r.status_code for r in accepted.values()] == [202, 202], [
+                r.text for r in accepted.values()
+            ]
             jobs = {d: r.json()["job_id"] for d, r in accepted.items()}
             assert http.get(f"/jobs/{jobs['durable-a']}").json()["status"] in ("queued", "running")
         server.process.kill()  # SIGKILL: no shutdown, nothing flushed by the server
@@ -68,3 +70,42 @@ def test_accepted_uploads_survive_kill_9_resumed_or_reported_failed(seed_service
             assert http.get("/jobs/" + "0" * 32).status_code == 404
     finally:
         server.stop()
+
+
+def test_stored_jobs_read_at_start_up_failed_when_unreadable_and_bounded(make_service, monkeypatch):
+    import json
+
+    from rag import jobs as jobs_module
+    from rag.jobs import Jobs
+
+    service = make_service()
+    stored = service.settings.index_dir / "jobs"
+    stored.mkdir(parents=True)
+
+    def record(job_id: str, status: str, at: float, work: dict | None = None) -> None:
+        job = {"job_id": job_id, "doc_id": f"doc-{job_id}", "status": status, "done": 0, "total": None}
+        body = {"job": job | {"chunks": 1 if status == "done" else None, "error": None}, "at": at}
+        (stored / f"{job_id}.json").write_text(json.dumps(body | ({"work": work} if work else {})))
+
+    recording = {"replace": False, "kind": "recording", "sha256": "0" * 64, "name": "clip.wav"}
+    record("rec", "queued", 1.0, recording)
+    (stored / "rec.recording").write_bytes(b"RIFF not the bytes uploaded")
+    record("gone", "running", 2.0, recording | {"kind": "document"})  # its document was never stored
+    (stored / "torn.json").write_text('{"job": {"job_id"')
+    (stored / ".tmp-cut-short").write_text("half a write")
+    for n in range(3):
+        record(f"old{n}", "done", 10.0 + n)
+    monkeypatch.setattr(jobs_module, "KEEP", 4)
+
+    jobs = Jobs(service)
+    assert jobs.resume() == 0
+    rec, gone, torn = jobs.get("rec"), jobs.get("gone"), jobs.get("torn")
+    assert rec and rec.status == "failed" and "not the one uploaded" in (rec.error or ""), rec
+    assert gone and gone.status == "failed" and (gone.error or "").startswith("could not be resumed"), gone
+    assert torn and torn.status == "failed" and "record is unreadable" in (torn.error or ""), torn
+    assert not (stored / "rec.recording").exists() and not (stored / ".tmp-cut-short").exists()
+    # 6 finished, 4 kept: the oldest two forgotten, in memory and on disk
+    kept = {p.name for p in stored.iterdir()}
+    assert jobs.get("old0") is None and jobs.get("old1") is None and "old0.json" not in kept, kept
+    assert jobs.get("old2") is not None and {"rec.json", "gone.json", "old2.json"} <= kept
+    assert json.loads((stored / "rec.json").read_text())["job"]["status"] == "failed"
