@@ -118,6 +118,8 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
             log.warning(
                 "index %s; no RAG_API_KEY set: the API is open to anyone who can reach it", settings.index_dir
             )
+        # Uploads accepted (202) before a restart: answered for at once, resumed once the start-up is over.
+        app.state.jobs.resume(lambda: readiness.settled.wait() and readiness.error is None)
         threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
         async with mcp_running():
             yield

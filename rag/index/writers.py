@@ -27,10 +27,11 @@ class WriterQueue:
         self._queue: deque[Ticket] = deque()
         self._busy = False
 
-    def reserve(self) -> Ticket:
-        """A place at the end of the queue; raises IndexBusy when max_waiting writes already wait."""
+    def reserve(self, bounded: bool = True) -> Ticket:
+        """A place at the end of the queue; raises IndexBusy when max_waiting writes already wait (unless
+        not bounded: a job accepted before a restart keeps the place it was given)."""
         with self._cond:
-            if len(self._queue) >= self.max_waiting:
+            if bounded and len(self._queue) >= self.max_waiting:
                 raise IndexBusy(
                     f"{len(self._queue)} writes are already waiting for the index: retry later",
                     self._retry_after(),

@@ -25,7 +25,7 @@ from rag.api.schemas import (
     UrlUpload,
 )
 from rag.ingest.recording import is_recording
-from rag.jobs import Job
+from rag.jobs import KEEP, Job
 from rag.service import doc_id_for, document_fields
 from rag.types import Document as DocumentData
 
@@ -142,7 +142,9 @@ def delete_document(doc_id: str, service: ServiceDep) -> Deleted:
 def get_job(job_id: str, request: Request) -> JobStatus:
     job = request.app.state.jobs.get(job_id)
     if job is None:
-        raise HTTPException(404, f"unknown job_id {job_id[:80]!r}: jobs are kept in memory until a restart")
+        raise HTTPException(
+            404, f"unknown job_id {job_id[:80]!r}: the newest {KEEP:,} finished jobs are kept"
+        )
     return _job(job)
 
 
@@ -157,7 +159,10 @@ async def _upload(request: Request, service: ServiceDep, doc_id: str | None, rep
         if is_recording(name):
             chosen = doc_id or given
             transcribe = await run_in_threadpool(service.prepare_recording, chosen, raw, name, replace)
-            return _accepted(request.app.state.jobs.submit(chosen, transcribe, replace))
+            jobs = request.app.state.jobs
+            return _accepted(
+                await run_in_threadpool(jobs.submit_recording, chosen, raw, name, replace, transcribe)
+            )
         if len(raw) > settings.max_upload_bytes:
             raise HTTPException(
                 413, f"upload is over the limit of {settings.max_upload_bytes:,} bytes (RAG_MAX_UPLOAD_BYTES)"
@@ -181,7 +186,7 @@ async def _upload(request: Request, service: ServiceDep, doc_id: str | None, rep
 async def _index(request: Request, service: ServiceDep, doc: DocumentData, size: int, replace: bool) -> Any:
     """A parsed document written now (201), or, when over RAG_UPLOAD_JOB_BYTES, in the background (202)."""
     if size > service.settings.upload_job_bytes:
-        return _accepted(request.app.state.jobs.submit(doc.doc_id, lambda: doc, replace))
+        return _accepted(await run_in_threadpool(request.app.state.jobs.submit_document, doc, replace))
     await run_in_threadpool(service.add_documents, [doc], None, replace)
     return Document.model_validate(document_fields(doc, service.chunk_counts().get(doc.doc_id, 0)))
 
