@@ -48,6 +48,7 @@ def test_ask_json_is_one_document_shaped_like_the_api(index):
         "end",
         "t_start",
         "t_end",
+        "transcript",  # human or machine: beside the contract's fields, as on every passage
     }
     assert set(data["passages"][0]) == PASSAGE_FIELDS
 
@@ -149,7 +150,7 @@ def test_search_format_csv_has_one_row_per_passage(index):
     rows = list(csv.DictReader(io.StringIO(result.stdout, newline="")))
     assert len(rows) == 4 and list(rows[0]) == [
         "rank", "doc_id", "title", "date", "place", "speaker", "start", "end",
-        "t_start", "t_end", "source_url", "citation", "text",
+        "t_start", "t_end", "source_url", "transcript", "citation", "text",
     ]  # fmt: skip
     for row, p in zip(rows, passages, strict=True):
         assert row["text"] == p["text"] and row["citation"] == p["citation"]  # multi-line text survives
