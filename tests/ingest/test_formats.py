@@ -126,6 +126,58 @@ def test_briefing_labels_reporters_and_stage_notes():
     assert "END" not in doc.text and "1:02" not in doc.text
 
 
+_LABEL_VARIANTS = (
+    "James S. Brady Press Briefing Room\n\n1:02 P.M. EST\n\n"
+    "MS. JEAN-PIERRE:  Good afternoon.  Admiral Kirby is here.\n\n"
+    "MR. KIRBY.\u00a0 Thank you, Karine.  China fired eleven missiles.\n\n"
+    "Q    Will the carrier stay?\n\n"
+    "MR. KIRBY; It will stay in the region.\n\n"
+    "Q    And the Secretary —\n\n"
+    "MR. KIRBY:  The Secretary —\n\n"
+    "Q    — has he called?\n\n"
+    "MR. KIRBY — no, let me finish.\n\n"
+    "Q    MR. KIRBY:  So, two thoughts here.\n\n"
+    "MS. JEAN-PIERRE:  Thank you, Admiral.\n\n"
+    "NATO. The alliance met on Tuesday.\n\n"
+    "MR. KIRBY said the same thing last week.\n\n"
+    "DR. WALENSKY.  Thank you.  Good morning.\n"
+)
+
+
+def test_a_label_written_with_a_full_stop_semicolon_or_no_colon_opens_its_speakers_turn():
+    """"MR. KIRBY.  Thank you, Karine." is Kirby's turn where "MR. KIRBY" labels a speaker of the transcript
+    (or the label looks like one: an honorific and a name in capitals); a sentence is not a label."""
+    doc = parse_text(_LABEL_VARIANTS)
+    assert doc.format == "briefing"
+    assert [(s, t[:24]) for s, t in turns(doc)] == [
+        ("Ms. Jean-Pierre", "MS. JEAN-PIERRE: Good af"),
+        ("Mr. Kirby", "MR. KIRBY. Thank you, Ka"),
+        ("Question", "Q Will the carrier stay?"),
+        ("Mr. Kirby", "MR. KIRBY; It will stay "),
+        ("Question", "Q And the Secretary —"),
+        ("Mr. Kirby", "MR. KIRBY: The Secretary"),
+        ("Question", "Q — has he called?"),
+        ("Mr. Kirby", "MR. KIRBY — no, let me f"),
+        ("Mr. Kirby", "Q MR. KIRBY: So, two tho"),  # a reporter's mark typed before Kirby's label
+        ("Ms. Jean-Pierre", "MS. JEAN-PIERRE: Thank y"),
+        ("Ms. Jean-Pierre", "NATO. The alliance met o"),
+        ("Ms. Jean-Pierre", "MR. KIRBY said the same "),
+        ("Dr. Walensky", "DR. WALENSKY. Thank you."),
+    ]
+
+
+def test_a_known_name_with_a_full_stop_opens_a_turn_in_plain_text_but_not_inside_a_paragraph():
+    doc = parse_text(
+        "Sergey Lavrov: Good afternoon.\n\nAnna Lee: Will the council meet?\n\n"
+        "Sergey Lavrov. It will, in May, and we spoke to\nAnna Lee. About it.\n"
+    )
+    assert turns(doc) == [
+        ("Sergey Lavrov", "Sergey Lavrov: Good afternoon."),
+        ("Anna Lee", "Anna Lee: Will the council meet?"),
+        ("Sergey Lavrov", "Sergey Lavrov. It will, in May, and we spoke to Anna Lee. About it."),
+    ]
+
+
 def test_markdown_front_matter_gives_metadata_and_the_body_the_turns():
     text = (
         "---\ntags: press-briefings\ndate: '2022-02-11'\n"

@@ -11,6 +11,7 @@ import yaml
 from rag.ingest.clean import (
     attribute,
     build_document,
+    known_labels,
     opens_turn,
     paragraphs,
     title_case_date,
@@ -47,7 +48,7 @@ def parse(doc_id: str, text: str, sha256: str, source: str) -> Document:
         parsed = briefing.parse_body(body)
         blocks, place, time = parsed.blocks, parsed.place, parsed.time
     else:
-        blocks, place, time = attribute(paragraphs(body, opens_turn)), None, None
+        blocks, place, time = attribute(paragraphs(body, opens_turn), known=known_labels(body)), None, None
     return build_document(
         doc_id,
         blocks,
