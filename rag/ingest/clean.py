@@ -4,6 +4,7 @@ sentence segmentation, language identification, and the assembly of a Document w
 from __future__ import annotations
 
 import codecs
+import logging
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
@@ -16,6 +17,7 @@ from charset_normalizer import from_bytes
 from rag.errors import SkippedFile
 from rag.types import Document, Paragraph, Recording
 
+log = logging.getLogger(__name__)
 _MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 # "July 26, 2016" or "26 July 2016"
 TITLE_DATE = re.compile(
@@ -323,8 +325,12 @@ def title_case_date(text: str) -> str | None:
     )
 
 
-def iso_date(day: str, month: str, year: str) -> str:
-    return datetime.strptime(f"{int(day)} {month.title()} {year}", "%d %B %Y").date().isoformat()
+def iso_date(day: str, month: str, year: str) -> str | None:
+    """ "26", "July", "2016" -> "2016-07-26"; None for a day the month does not have ("30 February")."""
+    try:
+        return datetime.strptime(f"{int(day)} {month.title()} {year}", "%d %B %Y").date().isoformat()
+    except ValueError:
+        return None
 
 
 def normalise(text: str) -> str:
@@ -442,9 +448,20 @@ def build_document(
         source=source,
         format=format,
         language=identify_language(text),
-        source_url=source_url,
+        source_url=web_address(source_url),
         recording=recording,
     )
+
+
+def web_address(url: str | None) -> str | None:
+    """An http(s) address as given; anything else (`javascript:`, `file:`, `data:`) is dropped with a
+    warning, since citations and exports print it as a link."""
+    if url is None:
+        return None
+    if re.match(r"https?://[^\s/?#]+", url, re.IGNORECASE) and not re.search(r"[\s<>\"]", url):
+        return url
+    log.warning("source_url ignored: not an http(s) address (%r)", url[:80])
+    return None
 
 
 def title_from_name(doc_id: str) -> str:

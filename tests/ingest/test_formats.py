@@ -145,7 +145,7 @@ _LABEL_VARIANTS = (
 
 
 def test_a_label_written_with_a_full_stop_semicolon_or_no_colon_opens_its_speakers_turn():
-    """"MR. KIRBY.  Thank you, Karine." is Kirby's turn where "MR. KIRBY" labels a speaker of the transcript
+    """ "MR. KIRBY.  Thank you, Karine." is Kirby's turn where "MR. KIRBY" labels a speaker of the transcript
     (or the label looks like one: an honorific and a name in capitals); a sentence is not a label."""
     doc = parse_text(_LABEL_VARIANTS)
     assert doc.format == "briefing"
@@ -480,3 +480,68 @@ def test_midru_numbered_lines_that_are_not_a_table_of_contents_stay():
     )
     doc = parse_text(text, "page")
     assert doc.text.startswith("1. First, we agreed on a schedule.\n\n2. Second, we will meet again.")
+
+
+# -- hostile front matter --------------------------------------------------------------------------------
+
+
+def _front(yaml_text: str, body: str = "Sergey Lavrov: The quokka treaty was signed in Perth.\n") -> str:
+    return f"---\n{yaml_text}\n---\n{body}"
+
+
+@pytest.mark.parametrize("date", ["2018-13-45", "2018-02-30", "February 30, 2018", "2018-02-30 10:00:00"])
+def test_an_impossible_front_matter_date_is_ignored_with_a_warning(date, caplog):
+    """PyYAML's timestamp constructor raised ValueError on `2018-13-45`, during sniffing too."""
+    doc = parse_text(_front(f"title: Quokka talks\ndate: {date}"))
+    assert (doc.format, doc.title, doc.date) == ("markdown", "Quokka talks", None)
+    assert "The quokka treaty was signed in Perth." in doc.text
+    assert "not a date" in caplog.text
+
+
+def test_an_impossible_date_in_a_title_gives_no_date():
+    assert parse_text(_front("title: Talks of February 30, 2018")).date is None
+
+
+def test_a_yaml_alias_bomb_is_refused_and_its_bytes_kept_as_text(caplog):
+    bomb = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
+        f"{c}: &{c} [{','.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefg", "bcdefgh", strict=True)
+    )
+    bomb += "title: *h"
+    doc = parse_text(_front(bomb))
+    assert len(doc.title) < 100 and len(doc.text) < 2 * len(bomb)
+    assert "aliases are not allowed" in caplog.text
+    assert "The quokka treaty was signed in Perth." in doc.text
+
+
+def test_front_matter_takes_only_strings_and_caps_their_length(caplog):
+    doc = parse_text(
+        _front(f"title: [1, 2, {{a: b}}]\nplace: {{city: Perth}}\nsource_url: https://x.org/{'a' * 5000}")
+    )
+    assert doc.title == "doc" and doc.place is None  # not "[1, 2, {'a': 'b'}]"
+    assert doc.source_url is not None and len(doc.source_url) == 1000
+    assert "title ignored: not a string" in caplog.text and "cut to 1000" in caplog.text
+
+
+def test_a_python_tag_is_not_run_and_not_indexed_silently(caplog):
+    doc = parse_text(_front("title: !!python/object/apply:os.system ['echo hi']"))
+    assert doc.title != "hi" and "front matter not read" in caplog.text
+    assert "!!python/object/apply:os.system" in doc.text  # kept as the words the file has, with a warning
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "javascript:alert(1)",
+        "JaVaScRiPt:alert(1)",
+        "file:///etc/passwd",
+        "data:text/html,<b>x</b>",
+        "//x.org/a",
+    ],
+)
+def test_only_http_source_urls_are_kept(url, caplog):
+    assert parse_text(_front(f"title: Talks\nsource_url: '{url}'")).source_url is None
+    assert "not an http(s) address" in caplog.text
+    assert (
+        parse_text(_front("title: Talks\nsource_url: HTTPS://x.org/a?b=1")).source_url
+        == "HTTPS://x.org/a?b=1"
+    )
