@@ -545,3 +545,56 @@ def test_only_http_source_urls_are_kept(url, caplog):
         parse_text(_front("title: Talks\nsource_url: HTTPS://x.org/a?b=1")).source_url
         == "HTTPS://x.org/a?b=1"
     )
+
+
+# -- captions: the voice wins, a label only where it is one, every word kept -------------------------------
+
+
+def test_a_voice_span_wins_over_a_capitalised_word_and_a_colon():
+    doc = parse_text(
+        "WEBVTT\n\n00:00:01.000 --> 00:00:04.000\n<v Sergey Lavrov>Look: the sanctions have failed completely.\n\n"
+        "00:00:04.000 --> 00:00:06.000\n<v Anna Lee>Why: because of oil?\n"
+    )
+    assert turns(doc) == [
+        ("Sergey Lavrov", "Look: the sanctions have failed completely."),
+        ("Anna Lee", "Why: because of oil?"),
+    ]
+
+
+def test_a_single_word_and_a_colon_names_a_speaker_only_when_the_file_uses_it_as_one():
+    doc = parse_text(
+        "1\n00:00:01,000 --> 00:00:03,000\nBob: We met on Monday.\n\n"
+        "2\n00:00:03,000 --> 00:00:05,000\nAnn: And then?\n\n"
+        "3\n00:00:05,000 --> 00:00:07,000\nBob: Look: it went well.\n\n"
+        "4\n00:00:07,000 --> 00:00:09,000\nAnn: Good.\n\n"
+        "5\n00:00:09,000 --> 00:00:11,000\nSummary: the talks went on.\n"
+    )
+    assert [s for s, _ in turns(doc)] == ["Bob", "Ann", "Bob", "Ann"]
+    assert turns(doc)[-1][1] == "Ann: Good. Summary: the talks went on."
+
+
+def test_speaker_3_of_the_parliament_keeps_its_words_and_a_hostile_voice_tag_leaves_no_stray_bracket():
+    doc = parse_text(
+        "WEBVTT\n\n00:00:01.000 --> 00:00:03.000\nSPEAKER 3 of the parliament said the vote is final.\n\n"
+        "00:00:03.000 --> 00:00:05.000\n<v Bob<i>>Hello there.</i></v>\n\n"
+        "00:00:05.000 --> 00:00:07.000\n[SPEAKER_01]: Thanks.\n"
+    )
+    assert "SPEAKER 3 of the parliament said the vote is final." in doc.text
+    assert ">" not in doc.text and "<" not in doc.text
+    assert [s for s, _ in turns(doc)] == [None, "Bob", "SPEAKER_01"]
+
+
+_CUE_TIME = re.compile(r"^\s*\d*\s*$|-->|^WEBVTT|^NOTE\b")
+
+
+@pytest.mark.parametrize("fixture", sorted(p.name for p in FIXTURES.glob("*.[vs][tr][tt]")))
+def test_every_word_of_every_caption_fixture_is_kept(fixture):
+    """Each distinct word of the cues (markup, voices and diarization labels aside) is in the text."""
+    doc = parse_file(FIXTURES / fixture)
+    raw = (FIXTURES / fixture).read_text(encoding="utf-8-sig").replace("\r\n", "\n")
+    if raw.startswith("WEBVTT"):  # the header block ("Kind: captions") is metadata
+        raw = raw.split("\n\n", 1)[1]
+    cues = " ".join(line for line in raw.splitlines() if not _CUE_TIME.search(line))
+    cues = re.sub(r"<v[^>]*>|<[^<>]*>|\[SPEAKER[ _]?\d+\]:?", " ", cues)
+    words = set(re.findall(r"\w+(?:['’.]\w+)*", cues))
+    assert words - set(re.findall(r"\w+(?:['’.]\w+)*", doc.text)) == set()
