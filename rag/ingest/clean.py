@@ -25,7 +25,22 @@ TITLE_DATE = re.compile(
     rf"|(?P<day2>\d{{1,2}})\s+(?P<month2>{_MONTHS})\s+(?P<year2>\d{{4}})"
 )
 
-NAME = r"[A-Z][\w.\-]*(?:['’][A-Z][\w\-]*)?"  # O'Brien, but not Lavrov's
+
+def _capitals() -> str:
+    """A character class body of every upper- and title-case letter of the Basic Multilingual Plane (Latin,
+    Cyrillic, Greek, Armenian, Georgian...), as ranges."""
+    codes = [c for c in range(0x10000) if chr(c).isupper() or chr(c).istitle()]
+    ranges: list[tuple[int, int]] = []
+    for c in codes:
+        if ranges and ranges[-1][1] == c - 1:
+            ranges[-1] = (ranges[-1][0], c)
+        else:
+            ranges.append((c, c))
+    return "".join(re.escape(chr(a)) + (f"-{re.escape(chr(b))}" if b > a else "") for a, b in ranges)
+
+
+CAPITAL = f"[{_capitals()}]"
+NAME = rf"{CAPITAL}[\w.\-]*(?:['’]{CAPITAL}[\w\-]*)?"  # O'Brien, Сергей, but not Lavrov's
 # "Sergey Lavrov:", "Question:", "Question (retranslated from English):".
 _LABEL = re.compile(
     rf"^(?P<name>{NAME}(?:\s+(?:{NAME}|de|da|van|von|al|bin|el)){{0,4}})"
@@ -48,9 +63,15 @@ _HONORIFIC_LABEL = re.compile(
     rf"^(?P<name>(?:MR|MS|MRS|DR)\.{_SPACES}+{_SURNAME}(?:{_SPACES}+{_SURNAME}){{0,2}})[.;]{_SPACES}+(?=\S)"
 )
 _DASHES_AND_QUOTES = "—–-“\"‘'([…"
-_QUESTION_LABELS = {"question", "remark", "journalist", "interviewer", "correspondent", "reporter", "q"}
-_ANSWER_LABELS = {"answer", "reply"}  # the principal speaker's turn, named by the title
-_ROLE_LABELS = _QUESTION_LABELS | _ANSWER_LABELS | {"moderator", "host", "chairman", "chair"}
+# In the languages of the transcripts: "Вопрос:", "Ответ:", "Frage:", "Réponse:".
+_QUESTION_LABELS = {
+    *("question", "remark", "journalist", "interviewer", "correspondent", "reporter", "q"),
+    *("вопрос", "реплика", "журналист", "корреспондент", "frage", "pregunta", "domanda", "pergunta"),
+}
+_ANSWER_LABELS = {"answer", "reply", "ответ", "antwort", "réponse", "respuesta", "risposta", "resposta"}
+_ROLE_LABELS = (
+    _QUESTION_LABELS | _ANSWER_LABELS | {"moderator", "host", "chairman", "chair", "ведущий", "модератор"}
+)
 _PERSON = re.compile(rf"^(?P<name>{NAME}\s+{NAME}(?:\s+{NAME})?)\b")
 # Capitalised words that open a sentence with a colon but name nobody ("NOTE:", "UPDATE:").
 _NOT_SPEAKERS = {"note", "update", "correction", "end", "source", "transcript", "http", "https"}

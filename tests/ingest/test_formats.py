@@ -598,3 +598,19 @@ def test_every_word_of_every_caption_fixture_is_kept(fixture):
     cues = re.sub(r"<v[^>]*>|<[^<>]*>|\[SPEAKER[ _]?\d+\]:?", " ", cues)
     words = set(re.findall(r"\w+(?:['’.]\w+)*", cues))
     assert words - set(re.findall(r"\w+(?:['’.]\w+)*", doc.text)) == set()
+
+
+def test_labels_in_any_script_are_speakers_and_question_and_answer_marks():
+    """A Russian question and its answer were one passage with no speaker."""
+    doc = parse_text(
+        "Сергей Лавров: Добрый день. Мы обсудили договор о квокках.\n\n"
+        "Вопрос: Когда он вступит в силу?\n\nОтвет: В мае, после ратификации.\n\n"
+        "Мария Захарова: Спасибо, коллеги.\n",
+        "lavrov_ru",
+    )
+    assert [(p.speaker, p.is_question) for p in doc.paragraphs] == [
+        ("Сергей Лавров", False),
+        ("Question", True),
+        ("Ответ", False),
+        ("Мария Захарова", False),
+    ]
