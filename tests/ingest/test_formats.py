@@ -614,3 +614,17 @@ def test_labels_in_any_script_are_speakers_and_question_and_answer_marks():
         ("Ответ", False),
         ("Мария Захарова", False),
     ]
+
+
+def test_caption_times_absurd_refused_out_of_order_spanned_and_odd_cues_warned(caplog):
+    with pytest.raises(SkippedFile, match="past 100"):
+        parse_text("WEBVTT\n\n99999:00:00.000 --> 99999:00:02.000\nHello there.\n")
+    doc = parse_text(
+        "WEBVTT\n\n00:00:09.000 --> 00:00:10.000\n<v Ann>We met on Monday\n\n"
+        "00:00:02.000 --> 00:00:04.000\n<v Ann>and again on Tuesday.\n\n"
+        "00:00:05.000 --> 00:00:05.000\n<v Ann>Twice.\n\n"
+        "00:00:08.000 --> 00:00:07.000\n<v Ann>Really.\n"
+    )
+    assert turns(doc) == [("Ann", "We met on Monday and again on Tuesday. Twice. Really.")]
+    assert (doc.paragraphs[0].t_start, doc.paragraphs[0].t_end) == (2.0, 10.0)
+    assert "1 cue(s) of no length and 1 ending before they start" in caplog.text

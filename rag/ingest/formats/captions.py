@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import io
+import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,6 +29,8 @@ _DIARIZED = re.compile(
 _PREFIX = re.compile(r"^-?\s*(?P<name>[A-Z][\w.'’\-]*(?:[ \t]+[A-Z][\w.'’\-]*){0,3})[ \t]*:[ \t]+")
 SENTENCE_END = re.compile(r"[.?!…][\"'”’)\]]*$")
 PARAGRAPH_WORDS = 60  # a paragraph closes at the first sentence end past this many words
+log = logging.getLogger(__name__)
+MAX_HOURS = 100  # a cue later than this is not a time in a recording
 _ROLLING_MIN_WORDS = 3  # a shorter overlap with the previous cue may be a real repetition ("No. No.")
 
 
@@ -55,9 +58,32 @@ def parse(doc_id: str, text: str, sha256: str, source: str) -> Document:
     cues = _vtt_cues(text) if format_ == "webvtt" else _srt_cues(text)
     if not cues:
         raise SkippedFile(f"{doc_id}: malformed {format_} file (no cues)")
+    _check_times(doc_id, format_, cues)
     return build_document(
         doc_id, _paragraphs(cues), title=title_from_name(doc_id), sha256=sha256, source=source, format=format_
     )
+
+
+def _check_times(doc_id: str, format_: str, cues: list[_Cue]) -> None:
+    """Refuse cue times past MAX_HOURS; warn of cues that last no time or end before they start.
+
+    Raises:
+        SkippedFile: a cue starts or ends past MAX_HOURS.
+    """
+    if late := next((c for c in cues if max(c.start, c.end) > MAX_HOURS * 3600), None):
+        raise SkippedFile(
+            f"{doc_id}: malformed {format_} file (a cue at {max(late.start, late.end) / 3600:,.0f} hours, "
+            f"past {MAX_HOURS})"
+        )
+    zero = sum(c.end == c.start for c in cues)
+    backwards = sum(c.end < c.start for c in cues)
+    if zero or backwards:
+        log.warning(
+            "%s: %d cue(s) of no length and %d ending before they start; their words are kept",
+            doc_id,
+            zero,
+            backwards,
+        )
 
 
 def _vtt_cues(text: str) -> list[_Cue]:
@@ -171,10 +197,11 @@ def _paragraphs(cues: list[_Cue]) -> list[Block]:
                 flush()
                 current = _Paragraph(speaker)
             shown = (shown + words)[-50:]
-            if not current.words:
-                current.t_start = cue.start
+            # Cues out of order or overlapping: the paragraph spans from its earliest to its latest time.
+            first, last_time = min(cue.start, cue.end), max(cue.start, cue.end)
+            current.t_start = first if current.t_start is None else min(current.t_start, first)
             current.words += words
-            current.t_end = max(cue.end, current.t_end or cue.end)
+            current.t_end = last_time if current.t_end is None else max(current.t_end, last_time)
             if len(current.words) >= PARAGRAPH_WORDS and SENTENCE_END.search(current.words[-1]):
                 flush()
                 current = _Paragraph(current.speaker)
