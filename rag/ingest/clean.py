@@ -4,6 +4,7 @@ sentence segmentation, language identification, and the assembly of a Document w
 from __future__ import annotations
 
 import codecs
+import logging
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
@@ -16,6 +17,7 @@ from charset_normalizer import from_bytes
 from rag.errors import SkippedFile
 from rag.types import Document, Paragraph, Recording
 
+log = logging.getLogger(__name__)
 _MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 # "July 26, 2016" or "26 July 2016"
 TITLE_DATE = re.compile(
@@ -23,7 +25,22 @@ TITLE_DATE = re.compile(
     rf"|(?P<day2>\d{{1,2}})\s+(?P<month2>{_MONTHS})\s+(?P<year2>\d{{4}})"
 )
 
-NAME = r"[A-Z][\w.\-]*(?:['’][A-Z][\w\-]*)?"  # O'Brien, but not Lavrov's
+
+def _capitals() -> str:
+    """A character class body of every upper- and title-case letter of the Basic Multilingual Plane (Latin,
+    Cyrillic, Greek, Armenian, Georgian...), as ranges."""
+    codes = [c for c in range(0x10000) if chr(c).isupper() or chr(c).istitle()]
+    ranges: list[tuple[int, int]] = []
+    for c in codes:
+        if ranges and ranges[-1][1] == c - 1:
+            ranges[-1] = (ranges[-1][0], c)
+        else:
+            ranges.append((c, c))
+    return "".join(re.escape(chr(a)) + (f"-{re.escape(chr(b))}" if b > a else "") for a, b in ranges)
+
+
+CAPITAL = f"[{_capitals()}]"
+NAME = rf"{CAPITAL}[\w.\-]*(?:['’]{CAPITAL}[\w\-]*)?"  # O'Brien, Сергей, but not Lavrov's
 # "Sergey Lavrov:", "Question:", "Question (retranslated from English):".
 _LABEL = re.compile(
     rf"^(?P<name>{NAME}(?:\s+(?:{NAME}|de|da|van|von|al|bin|el)){{0,4}})"
@@ -38,9 +55,23 @@ _UPPER_LABEL = re.compile(
     rf"^(?P<name>(?:(?:Mr|Ms|Mrs|Dr)\.?[ \t]+)?{_UPPER_WORD}(?:[ \t]+{_UPPER_WORD}){{0,5}})[ \t]*:\s+"
 )
 _Q_LABEL = re.compile(r"^Q(?::\s*|[ \t\u00a0]+)(?=\S)")
-_QUESTION_LABELS = {"question", "remark", "journalist", "interviewer", "correspondent", "reporter", "q"}
-_ANSWER_LABELS = {"answer", "reply"}  # the principal speaker's turn, named by the title
-_ROLE_LABELS = _QUESTION_LABELS | _ANSWER_LABELS | {"moderator", "host", "chairman", "chair"}
+# A label in capitals with an honorific and a full stop or a semicolon for its colon: "MR. KIRBY.  Thank you",
+# "DR. NUNEZ-SMITH.\u00a0 Great". The surname holds no full stop, so that the label's own ends the name.
+_SPACES = "[ \t\u00a0]"
+_SURNAME = rf"[{_UPPER}][{_UPPER}'’\-]*"
+_HONORIFIC_LABEL = re.compile(
+    rf"^(?P<name>(?:MR|MS|MRS|DR)\.{_SPACES}+{_SURNAME}(?:{_SPACES}+{_SURNAME}){{0,2}})[.;]{_SPACES}+(?=\S)"
+)
+_DASHES_AND_QUOTES = "—–-“\"‘'([…"
+# In the languages of the transcripts: "Вопрос:", "Ответ:", "Frage:", "Réponse:".
+_QUESTION_LABELS = {
+    *("question", "remark", "journalist", "interviewer", "correspondent", "reporter", "q"),
+    *("вопрос", "реплика", "журналист", "корреспондент", "frage", "pregunta", "domanda", "pergunta"),
+}
+_ANSWER_LABELS = {"answer", "reply", "ответ", "antwort", "réponse", "respuesta", "risposta", "resposta"}
+_ROLE_LABELS = (
+    _QUESTION_LABELS | _ANSWER_LABELS | {"moderator", "host", "chairman", "chair", "ведущий", "модератор"}
+)
 _PERSON = re.compile(rf"^(?P<name>{NAME}\s+{NAME}(?:\s+{NAME})?)\b")
 # Capitalised words that open a sentence with a colon but name nobody ("NOTE:", "UPDATE:").
 _NOT_SPEAKERS = {"note", "update", "correction", "end", "source", "transcript", "http", "https"}
@@ -173,7 +204,8 @@ def speaker_label(paragraph: str, principal: str | None = None, upper_only: bool
     """
     if (q := _Q_LABEL.match(paragraph)) and (upper_only or q.group().startswith("Q:")):
         return Label(QUESTION, True, q.end())
-    if (upper := _UPPER_LABEL.match(paragraph)) and len(upper["name"].replace(".", "")) >= 2:
+    upper = _UPPER_LABEL.match(paragraph) or _HONORIFIC_LABEL.match(paragraph)
+    if upper and len(upper["name"].replace(".", "")) >= 2:
         name = upper["name"]
         if name.lower() in _NOT_SPEAKERS:
             return None
@@ -201,6 +233,71 @@ def speaker_label(paragraph: str, principal: str | None = None, upper_only: bool
     return Label(name, False, label.end())
 
 
+def known_labels(text: str, upper_only: bool = False) -> frozenset[str]:
+    """The names a transcript writes as speaker labels with a colon at the start of a line ("MR. KIRBY",
+    "Sergey Lavrov"), whitespace collapsed: the same name written another way is the same speaker's label."""
+    names = set()
+    for line in text.splitlines():
+        line = line.strip(" \t\u00a0\u200b\ufeff")
+        label = speaker_label(line, upper_only=upper_only) if line else None
+        if not label or (label.is_question and _Q_LABEL.match(line)):
+            continue
+        found = _UPPER_LABEL.match(line) or (None if upper_only else _LABEL.match(line))
+        if found:
+            names.add(" ".join(found["name"].split()))
+    return frozenset(names)
+
+
+@cache
+def _known_pattern(known: frozenset[str]) -> re.Pattern[str]:
+    # Longest first, so that "MR. FERNÁNDEZ HERNÁNDEZ" wins over a "MR. FERNÁNDEZ" of the same transcript.
+    names = sorted(known, key=len, reverse=True)
+    alternatives = "|".join(f"{_SPACES}+".join(map(re.escape, name.split())) for name in names)
+    return re.compile(rf"^(?P<name>{alternatives})(?P<sep>{_SPACES}*[.;:]|(?={_SPACES})){_SPACES}+(?=\S)")
+
+
+def turn_label(
+    paragraph: str,
+    principal: str | None = None,
+    upper_only: bool = False,
+    known: frozenset[str] = frozenset(),
+    at_paragraph: bool = True,
+) -> Label | None:
+    """speaker_label, and also a label the transcript writes elsewhere with a colon, here with a full stop, a
+    semicolon or (in a briefing-room transcript, before a capital, a dash or a quote) no colon at all:
+    "MR. KIRBY.  Thank you", "MR. SULLIVAN — that —" where "MR. SULLIVAN:" opens other turns.
+
+    Args:
+        known: the transcript's known_labels.
+        at_paragraph: the text opens a paragraph; a hard-wrapped line of mixed-case text ("...joined by\n
+            Sergey Lavrov. He ...") takes only colon labels.
+    """
+    if label := speaker_label(paragraph, principal, upper_only):
+        # "Q    MR. KIRBY:  So, two thoughts here": a reporter's mark typed before a known speaker's label
+        # is a slip; the words are that speaker's.
+        if label.is_question and known and (inner := _known_pattern(known).match(paragraph[label.end :])):
+            named = speaker_label(f"{inner['name']}: .", principal, upper_only)
+            if named and not named.is_question and inner["sep"].strip(" \t\u00a0") == ":":
+                return Label(named.speaker, False, label.end + inner.end())
+        return label
+    if not known or not (upper_only or at_paragraph):
+        return None
+    found = _known_pattern(known).match(paragraph)
+    if not found:
+        return None
+    if not found["sep"]:  # no colon at all: only in capitals, and only before what cannot go on a sentence
+        following = paragraph[found.end()]
+        if not upper_only or not (following in _DASHES_AND_QUOTES or following.isupper()):
+            return None
+    base = speaker_label(f"{found['name']}: .", principal, upper_only)
+    return Label(base.speaker, base.is_question, found.end()) if base else None
+
+
+def turn_opener(known: frozenset[str], upper_only: bool = False) -> Callable[[str], bool]:
+    """opens_turn (or opens_upper_turn) that knows the transcript's labels (turn_label)."""
+    return lambda line: turn_label(line, upper_only=upper_only, known=known, at_paragraph=False) is not None
+
+
 def opens_turn(line: str) -> bool:
     """A line that starts a speaker's turn, and so a paragraph, even without a blank line before it."""
     return speaker_label(line) is not None
@@ -218,13 +315,22 @@ def _display_name(upper: str) -> str:
     )
 
 
-def attribute(texts: Iterable[str], principal: str | None = None, upper_only: bool = False) -> list[Block]:
+def attribute(
+    texts: Iterable[str],
+    principal: str | None = None,
+    upper_only: bool = False,
+    known: frozenset[str] = frozenset(),
+) -> list[Block]:
     """Blocks with speakers: a label opens a turn; paragraphs without one go on with the current speaker
-    (before the first label: the principal speaker, if the title names one)."""
+    (before the first label: the principal speaker, if the title names one).
+
+    Args:
+        known: the transcript's known_labels, which open a turn however they are punctuated (turn_label).
+    """
     blocks = []
     speaker, is_question = principal, False
     for text in texts:
-        if label := speaker_label(text, principal, upper_only):
+        if label := turn_label(text, principal, upper_only, known):
             speaker, is_question = label.speaker, label.is_question
         blocks.append(Block(text, speaker, is_question))
     return blocks
@@ -240,8 +346,12 @@ def title_case_date(text: str) -> str | None:
     )
 
 
-def iso_date(day: str, month: str, year: str) -> str:
-    return datetime.strptime(f"{int(day)} {month.title()} {year}", "%d %B %Y").date().isoformat()
+def iso_date(day: str, month: str, year: str) -> str | None:
+    """ "26", "July", "2016" -> "2016-07-26"; None for a day the month does not have ("30 February")."""
+    try:
+        return datetime.strptime(f"{int(day)} {month.title()} {year}", "%d %B %Y").date().isoformat()
+    except ValueError:
+        return None
 
 
 def normalise(text: str) -> str:
@@ -359,9 +469,20 @@ def build_document(
         source=source,
         format=format,
         language=identify_language(text),
-        source_url=source_url,
+        source_url=web_address(source_url),
         recording=recording,
     )
+
+
+def web_address(url: str | None) -> str | None:
+    """An http(s) address as given; anything else (`javascript:`, `file:`, `data:`) is dropped with a
+    warning, since citations and exports print it as a link."""
+    if url is None:
+        return None
+    if re.match(r"https?://[^\s/?#]+", url, re.IGNORECASE) and not re.search(r"[\s<>\"]", url):
+        return url
+    log.warning("source_url ignored: not an http(s) address (%r)", url[:80])
+    return None
 
 
 def title_from_name(doc_id: str) -> str:

@@ -99,3 +99,28 @@ def test_a_markdown_briefing_gives_its_source_url_to_every_passage(server):
         assert {p["source_url"] for p in hits} == {"https://example.gov/briefing/2022/02/11/"}
         question = next(p for p in hits if "Happy Friday" in p["text"])
         assert question["speaker"] == "Question" and "MS. PSAKI" not in question["text"]
+
+
+def test_hostile_front_matter_is_never_a_500(server):
+    """An impossible date (PyYAML's timestamp constructor raised ValueError while sniffing), an alias bomb
+    (304 bytes became a 3.85 MB title), a list for a title, a `javascript:` link: each upload is accepted,
+    the bad field ignored, every word of the body kept."""
+    body = "\nSergey Lavrov: The wombat accord was signed in Hobart.\n"
+    bomb = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
+        f"{c}: &{c} [{','.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefg", "bcdefgh", strict=True)
+    )
+    cases = {
+        "bad_date": "title: Wombat talks\ndate: 2018-13-45\nsource_url: 'javascript:alert(1)'",
+        "alias_bomb": bomb + "title: *h",
+        "list_title": "title: [1, 2, {a: b}]\ndate: '2018-02-30'",
+    }
+    with server.client() as http:
+        for doc_id, front in cases.items():
+            raw = f"---\n{front}\n---\n{body}".encode()
+            uploaded = http.post("/documents", files={"file": (f"{doc_id}.md", raw)})
+            assert uploaded.status_code == 201, (doc_id, uploaded.status_code, uploaded.text[:200])
+            doc = http.get(f"/documents/{doc_id}").json()
+            assert doc["date"] is None and doc["source_url"] is None and len(doc["title"]) < 100, doc_id
+            assert "The wombat accord was signed in Hobart." in doc["text"]
+        listed = http.get("/documents")
+        assert listed.status_code == 200 and len(listed.content) < 200_000

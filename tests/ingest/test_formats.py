@@ -126,6 +126,58 @@ def test_briefing_labels_reporters_and_stage_notes():
     assert "END" not in doc.text and "1:02" not in doc.text
 
 
+_LABEL_VARIANTS = (
+    "James S. Brady Press Briefing Room\n\n1:02 P.M. EST\n\n"
+    "MS. JEAN-PIERRE:  Good afternoon.  Admiral Kirby is here.\n\n"
+    "MR. KIRBY.\u00a0 Thank you, Karine.  China fired eleven missiles.\n\n"
+    "Q    Will the carrier stay?\n\n"
+    "MR. KIRBY; It will stay in the region.\n\n"
+    "Q    And the Secretary —\n\n"
+    "MR. KIRBY:  The Secretary —\n\n"
+    "Q    — has he called?\n\n"
+    "MR. KIRBY — no, let me finish.\n\n"
+    "Q    MR. KIRBY:  So, two thoughts here.\n\n"
+    "MS. JEAN-PIERRE:  Thank you, Admiral.\n\n"
+    "NATO. The alliance met on Tuesday.\n\n"
+    "MR. KIRBY said the same thing last week.\n\n"
+    "DR. WALENSKY.  Thank you.  Good morning.\n"
+)
+
+
+def test_a_label_written_with_a_full_stop_semicolon_or_no_colon_opens_its_speakers_turn():
+    """ "MR. KIRBY.  Thank you, Karine." is Kirby's turn where "MR. KIRBY" labels a speaker of the transcript
+    (or the label looks like one: an honorific and a name in capitals); a sentence is not a label."""
+    doc = parse_text(_LABEL_VARIANTS)
+    assert doc.format == "briefing"
+    assert [(s, t[:24]) for s, t in turns(doc)] == [
+        ("Ms. Jean-Pierre", "MS. JEAN-PIERRE: Good af"),
+        ("Mr. Kirby", "MR. KIRBY. Thank you, Ka"),
+        ("Question", "Q Will the carrier stay?"),
+        ("Mr. Kirby", "MR. KIRBY; It will stay "),
+        ("Question", "Q And the Secretary —"),
+        ("Mr. Kirby", "MR. KIRBY: The Secretary"),
+        ("Question", "Q — has he called?"),
+        ("Mr. Kirby", "MR. KIRBY — no, let me f"),
+        ("Mr. Kirby", "Q MR. KIRBY: So, two tho"),  # a reporter's mark typed before Kirby's label
+        ("Ms. Jean-Pierre", "MS. JEAN-PIERRE: Thank y"),
+        ("Ms. Jean-Pierre", "NATO. The alliance met o"),
+        ("Ms. Jean-Pierre", "MR. KIRBY said the same "),
+        ("Dr. Walensky", "DR. WALENSKY. Thank you."),
+    ]
+
+
+def test_a_known_name_with_a_full_stop_opens_a_turn_in_plain_text_but_not_inside_a_paragraph():
+    doc = parse_text(
+        "Sergey Lavrov: Good afternoon.\n\nAnna Lee: Will the council meet?\n\n"
+        "Sergey Lavrov. It will, in May, and we spoke to\nAnna Lee. About it.\n"
+    )
+    assert turns(doc) == [
+        ("Sergey Lavrov", "Sergey Lavrov: Good afternoon."),
+        ("Anna Lee", "Anna Lee: Will the council meet?"),
+        ("Sergey Lavrov", "Sergey Lavrov. It will, in May, and we spoke to Anna Lee. About it."),
+    ]
+
+
 def test_markdown_front_matter_gives_metadata_and_the_body_the_turns():
     text = (
         "---\ntags: press-briefings\ndate: '2022-02-11'\n"
@@ -428,3 +480,151 @@ def test_midru_numbered_lines_that_are_not_a_table_of_contents_stay():
     )
     doc = parse_text(text, "page")
     assert doc.text.startswith("1. First, we agreed on a schedule.\n\n2. Second, we will meet again.")
+
+
+# -- hostile front matter --------------------------------------------------------------------------------
+
+
+def _front(yaml_text: str, body: str = "Sergey Lavrov: The quokka treaty was signed in Perth.\n") -> str:
+    return f"---\n{yaml_text}\n---\n{body}"
+
+
+@pytest.mark.parametrize("date", ["2018-13-45", "2018-02-30", "February 30, 2018", "2018-02-30 10:00:00"])
+def test_an_impossible_front_matter_date_is_ignored_with_a_warning(date, caplog):
+    """PyYAML's timestamp constructor raised ValueError on `2018-13-45`, during sniffing too."""
+    doc = parse_text(_front(f"title: Quokka talks\ndate: {date}"))
+    assert (doc.format, doc.title, doc.date) == ("markdown", "Quokka talks", None)
+    assert "The quokka treaty was signed in Perth." in doc.text
+    assert "not a date" in caplog.text
+
+
+def test_an_impossible_date_in_a_title_gives_no_date():
+    assert parse_text(_front("title: Talks of February 30, 2018")).date is None
+
+
+def test_a_yaml_alias_bomb_is_refused_and_its_bytes_kept_as_text(caplog):
+    bomb = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
+        f"{c}: &{c} [{','.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefg", "bcdefgh", strict=True)
+    )
+    bomb += "title: *h"
+    doc = parse_text(_front(bomb))
+    assert len(doc.title) < 100 and len(doc.text) < 2 * len(bomb)
+    assert "aliases are not allowed" in caplog.text
+    assert "The quokka treaty was signed in Perth." in doc.text
+
+
+def test_front_matter_takes_only_strings_and_caps_their_length(caplog):
+    doc = parse_text(
+        _front(f"title: [1, 2, {{a: b}}]\nplace: {{city: Perth}}\nsource_url: https://x.org/{'a' * 5000}")
+    )
+    assert doc.title == "doc" and doc.place is None  # not "[1, 2, {'a': 'b'}]"
+    assert doc.source_url is not None and len(doc.source_url) == 1000
+    assert "title ignored: not a string" in caplog.text and "cut to 1000" in caplog.text
+
+
+def test_a_python_tag_is_not_run_and_not_indexed_silently(caplog):
+    doc = parse_text(_front("title: !!python/object/apply:os.system ['echo hi']"))
+    assert doc.title != "hi" and "front matter not read" in caplog.text
+    assert "!!python/object/apply:os.system" in doc.text  # kept as the words the file has, with a warning
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "javascript:alert(1)",
+        "JaVaScRiPt:alert(1)",
+        "file:///etc/passwd",
+        "data:text/html,<b>x</b>",
+        "//x.org/a",
+    ],
+)
+def test_only_http_source_urls_are_kept(url, caplog):
+    assert parse_text(_front(f"title: Talks\nsource_url: '{url}'")).source_url is None
+    assert "not an http(s) address" in caplog.text
+    assert (
+        parse_text(_front("title: Talks\nsource_url: HTTPS://x.org/a?b=1")).source_url
+        == "HTTPS://x.org/a?b=1"
+    )
+
+
+# -- captions: the voice wins, a label only where it is one, every word kept -------------------------------
+
+
+def test_a_voice_span_wins_over_a_capitalised_word_and_a_colon():
+    doc = parse_text(
+        "WEBVTT\n\n00:00:01.000 --> 00:00:04.000\n<v Sergey Lavrov>Look: the sanctions have failed completely.\n\n"
+        "00:00:04.000 --> 00:00:06.000\n<v Anna Lee>Why: because of oil?\n"
+    )
+    assert turns(doc) == [
+        ("Sergey Lavrov", "Look: the sanctions have failed completely."),
+        ("Anna Lee", "Why: because of oil?"),
+    ]
+
+
+def test_a_single_word_and_a_colon_names_a_speaker_only_when_the_file_uses_it_as_one():
+    doc = parse_text(
+        "1\n00:00:01,000 --> 00:00:03,000\nBob: We met on Monday.\n\n"
+        "2\n00:00:03,000 --> 00:00:05,000\nAnn: And then?\n\n"
+        "3\n00:00:05,000 --> 00:00:07,000\nBob: Look: it went well.\n\n"
+        "4\n00:00:07,000 --> 00:00:09,000\nAnn: Good.\n\n"
+        "5\n00:00:09,000 --> 00:00:11,000\nSummary: the talks went on.\n"
+    )
+    assert [s for s, _ in turns(doc)] == ["Bob", "Ann", "Bob", "Ann"]
+    assert turns(doc)[-1][1] == "Ann: Good. Summary: the talks went on."
+
+
+def test_speaker_3_of_the_parliament_keeps_its_words_and_a_hostile_voice_tag_leaves_no_stray_bracket():
+    doc = parse_text(
+        "WEBVTT\n\n00:00:01.000 --> 00:00:03.000\nSPEAKER 3 of the parliament said the vote is final.\n\n"
+        "00:00:03.000 --> 00:00:05.000\n<v Bob<i>>Hello there.</i></v>\n\n"
+        "00:00:05.000 --> 00:00:07.000\n[SPEAKER_01]: Thanks.\n"
+    )
+    assert "SPEAKER 3 of the parliament said the vote is final." in doc.text
+    assert ">" not in doc.text and "<" not in doc.text
+    assert [s for s, _ in turns(doc)] == [None, "Bob", "SPEAKER_01"]
+
+
+_CUE_TIME = re.compile(r"^\s*\d*\s*$|-->|^WEBVTT|^NOTE\b")
+
+
+@pytest.mark.parametrize("fixture", sorted(p.name for p in FIXTURES.glob("*.[vs][tr][tt]")))
+def test_every_word_of_every_caption_fixture_is_kept(fixture):
+    """Each distinct word of the cues (markup, voices and diarization labels aside) is in the text."""
+    doc = parse_file(FIXTURES / fixture)
+    raw = (FIXTURES / fixture).read_text(encoding="utf-8-sig").replace("\r\n", "\n")
+    if raw.startswith("WEBVTT"):  # the header block ("Kind: captions") is metadata
+        raw = raw.split("\n\n", 1)[1]
+    cues = " ".join(line for line in raw.splitlines() if not _CUE_TIME.search(line))
+    cues = re.sub(r"<v[^>]*>|<[^<>]*>|\[SPEAKER[ _]?\d+\]:?", " ", cues)
+    words = set(re.findall(r"\w+(?:['’.]\w+)*", cues))
+    assert words - set(re.findall(r"\w+(?:['’.]\w+)*", doc.text)) == set()
+
+
+def test_labels_in_any_script_are_speakers_and_question_and_answer_marks():
+    """A Russian question and its answer were one passage with no speaker."""
+    doc = parse_text(
+        "Сергей Лавров: Добрый день. Мы обсудили договор о квокках.\n\n"
+        "Вопрос: Когда он вступит в силу?\n\nОтвет: В мае, после ратификации.\n\n"
+        "Мария Захарова: Спасибо, коллеги.\n",
+        "lavrov_ru",
+    )
+    assert [(p.speaker, p.is_question) for p in doc.paragraphs] == [
+        ("Сергей Лавров", False),
+        ("Question", True),
+        ("Ответ", False),
+        ("Мария Захарова", False),
+    ]
+
+
+def test_caption_times_absurd_refused_out_of_order_spanned_and_odd_cues_warned(caplog):
+    with pytest.raises(SkippedFile, match="past 100"):
+        parse_text("WEBVTT\n\n99999:00:00.000 --> 99999:00:02.000\nHello there.\n")
+    doc = parse_text(
+        "WEBVTT\n\n00:00:09.000 --> 00:00:10.000\n<v Ann>We met on Monday\n\n"
+        "00:00:02.000 --> 00:00:04.000\n<v Ann>and again on Tuesday.\n\n"
+        "00:00:05.000 --> 00:00:05.000\n<v Ann>Twice.\n\n"
+        "00:00:08.000 --> 00:00:07.000\n<v Ann>Really.\n"
+    )
+    assert turns(doc) == [("Ann", "We met on Monday and again on Tuesday. Twice. Really.")]
+    assert (doc.paragraphs[0].t_start, doc.paragraphs[0].t_end) == (2.0, 10.0)
+    assert "1 cue(s) of no length and 1 ending before they start" in caplog.text

@@ -10,11 +10,12 @@ from rag.ingest.clean import (
     Block,
     attribute,
     build_document,
-    opens_upper_turn,
+    known_labels,
     paragraphs,
     speaker_label,
     title_case_date,
     title_from_name,
+    turn_opener,
 )
 from rag.ingest.formats.plain import looks_like_title
 from rag.types import Document
@@ -70,7 +71,8 @@ def parse_body(text: str) -> Body:
     metadata; every other paragraph is kept, stage notes in the turn they interrupt."""
     place = time = None
     kept: list[str] = []
-    for paragraph in paragraphs(text, opens_upper_turn):
+    known = known_labels(text, upper_only=True)
+    for paragraph in paragraphs(text, turn_opener(known, upper_only=True)):
         clock = _TIME.match(paragraph)
         if clock:
             if not clock["end"] and time is None and not kept:
@@ -88,4 +90,4 @@ def parse_body(text: str) -> Body:
             place = paragraph
             continue
         kept.append(paragraph)
-    return Body(attribute(kept, upper_only=True), place, time)
+    return Body(attribute(kept, upper_only=True, known=known), place, time)

@@ -14,6 +14,7 @@ from rag.ingest.clean import (
     attribute,
     build_document,
     iso_date,
+    known_labels,
     normalise,
     paragraphs,
     speaker_label,
@@ -126,7 +127,7 @@ def parse(doc_id: str, text: str, sha256: str, source: str) -> Document:
     principal = principal_speaker(title)
     return build_document(
         doc_id,
-        attribute(body, principal),
+        attribute(body, principal, known=known_labels("\n".join(body))),
         title=title,
         sha256=sha256,
         source=source,

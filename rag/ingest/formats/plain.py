@@ -5,7 +5,15 @@ from __future__ import annotations
 
 import re
 
-from rag.ingest.clean import attribute, build_document, opens_turn, paragraphs, speaker_label, title_from_name
+from rag.ingest.clean import (
+    attribute,
+    build_document,
+    known_labels,
+    opens_turn,
+    paragraphs,
+    speaker_label,
+    title_from_name,
+)
 from rag.types import Document
 
 FORMAT = "text"
@@ -27,7 +35,7 @@ def parse(doc_id: str, text: str, sha256: str, source: str) -> Document:
         title, body = title_from_name(doc_id), text
     return build_document(
         doc_id,
-        attribute(paragraphs(body, opens_turn)),
+        attribute(paragraphs(body, opens_turn), known=known_labels(body)),
         title=title,
         sha256=sha256,
         source=source,
