@@ -148,7 +148,8 @@ def test_speech_is_transcribed_with_times_within_a_second_and_cached(spoken, tra
     sha256 = "a" * 64
     heard = transcriber.transcribe(path, sha256)
     said = " ".join(w.text for w in heard.words).lower()
-    for phrase in ("brussels next week", "the chancellor", "energy prices", "ukraine"):
+    # Words tiny.en hears from every espeak-ng build tried ("Brussels" came back as "russell's" from one)
+    for phrase in ("next week for the summit", "the chancellor", "energy prices", "ukraine"):
         assert phrase in said
     first = {w.text.strip(".,?!").lower(): w.start for w in heard.words}
     assert abs(first["will"] - starts[1]) < 1.0 or abs(first["meet"] - starts[1]) < 1.0
