@@ -41,9 +41,9 @@ UNANSWERABLE_PROBES = [
     ('out-114', '2023-12-1', '\\d[\\d,]* (gun deaths|people (have been )?killed by guns)|\\d[\\d,]* Americans.{0,40}(killed|died).{0,40}gun'),
     ('out-119', '2024-01-', 'border.{0,200}\\$\\d+ billion|\\$\\d+ billion.{0,200}border'),
     ('out-135', '2024-06-2', '\\d+ (people|protesters).{0,40}(killed|died|dead)|(killed|dead|died).{0,40}\\d+ (people|protesters)'),
-    ('out-144', '2024-09-3', 'Helene.{0,300}(died|deaths|killed|death toll)|\\d+ (people )?(dead|deaths|died|lives)'),
+    ('out-144', '2024-09-3', '(rebuild\\w*|recovery|damage)s?.{0,150}(\\$\\d|billion)|(\\$\\d|billion).{0,100}(rebuild|damage)'),
     ('out-146', '2024-10-0', '\\d+ interceptors|interceptors.{0,60}\\d+|fired \\w+ (interceptors|missiles)'),
-    ('out-149', '2024-11-2', 'Thanksgiving.{0,200}\\$\\d|\\$\\d\\d?\\.\\d\\d'),
+    ('out-150', '2024-11-2', 'Thanksgiving.{0,200}\\$\\d|\\$\\d\\d?\\.\\d\\d'),
 ]
 
 
