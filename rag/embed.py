@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
 
@@ -274,6 +274,12 @@ class Embedder:
         return count
 
     @cached_property
+    def tokenizer(self) -> Any:
+        """A copy of the model's fast tokenizer for offsets (a fast tokenizer is not safe to share
+        between threads: "Already borrowed")."""
+        return copy.deepcopy(self.model.tokenizer)
+
+    @cached_property
     def prompts(self) -> dict[str, str]:
         """The model's own prompts for questions and passages (e5's "query: " and "passage: ", bge's
         instruction), from its sentence-transformers config; empty for a model that has none."""
@@ -308,6 +314,51 @@ class Embedder:
             if progress:
                 progress(len(batch))
         return out
+
+
+    def encode_passages(
+        self,
+        texts: Sequence[str],
+        spans: Sequence[Sequence[tuple[int, int]]] | None,
+        progress: Callable[[int], None] | None = None,
+    ) -> tuple[np.ndarray, list[np.ndarray] | None]:
+        """Passages and their sentences from one pass of the model ("late chunking").
+
+        Each text is encoded once; its vector is the model's own (mean-pooled, normalised), and each of
+        its sentences, given as character spans of the text, is the normalised mean of the token
+        embeddings that fall inside the span, so a sentence is read in the context of its whole passage
+        (who speaks, the question it answers). A sentence whose tokens were all cut by the model's
+        window takes its passage's vector. Texts are encoded longest first, as in `encode`. Without
+        `spans` (a store that keeps no sentence vectors), only the passages' vectors.
+        """
+        if spans is None:
+            return self.encode(texts, progress), None
+        import torch
+
+        prompt = self.prompts.get("document", "")
+        passages = np.empty((len(texts), self.dimension), dtype=np.float32)
+        sentences: list[np.ndarray] = [np.empty((0, self.dimension), dtype=np.float32)] * len(texts)
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        for begin in range(0, len(order), self.batch_size):
+            batch = order[begin : begin + self.batch_size]
+            # Tokenised as sentence-transformers does (the prompt, then the text, stripped), with offsets.
+            full = [prompt + texts[i] for i in batch]
+            features = self.tokenizer(
+                [f.strip() for f in full], padding=True, truncation=True, max_length=self.max_tokens,
+                return_offsets_mapping=True, return_tensors="pt",
+            )
+            offsets = features.pop("offset_mapping").numpy()
+            with torch.inference_mode():
+                out = self.model(dict(features))
+            pooled = torch.nn.functional.normalize(out["sentence_embedding"].float(), dim=1).cpu().numpy()
+            tokens = out["token_embeddings"].float().cpu().numpy()
+            for row, i in enumerate(batch):
+                passages[i] = pooled[row]
+                shift = len(prompt) - (len(full[row]) - len(full[row].lstrip()))
+                sentences[i] = _pool_spans(tokens[row], offsets[row], spans[i], shift, pooled[row])
+            if progress:
+                progress(len(batch))
+        return passages, sentences
 
 
 def onnx_export(model: str, quantisation: Quantisation | None, cache_dir: Path) -> Path:
@@ -382,3 +433,26 @@ def _quiet(*loggers: str) -> Iterator[None]:
         finally:
             for name, level in levels.items():
                 logging.getLogger(name).setLevel(level)
+
+
+def _pool_spans(
+    tokens: np.ndarray,
+    offsets: np.ndarray,
+    spans: Sequence[tuple[int, int]],
+    shift: int,
+    fallback: np.ndarray,
+) -> np.ndarray:
+    """Normalised mean of the token vectors inside each character span (of the text the offsets were
+    taken from, less `shift`); `fallback` for a span that no token falls in. Special tokens, whose offsets
+    are empty, belong to no span."""
+    starts, ends = offsets[:, 0] - shift, offsets[:, 1] - shift
+    real = ends > starts
+    out = np.empty((len(spans), tokens.shape[1]), dtype=np.float32)
+    for row, (begin, end) in enumerate(spans):
+        inside = real & (starts < end) & (ends > begin)
+        if not inside.any():
+            out[row] = fallback
+            continue
+        mean = tokens[inside].mean(axis=0)
+        out[row] = mean / max(float(np.linalg.norm(mean)), 1e-12)
+    return out

@@ -34,7 +34,7 @@ from rag.errors import (
 from rag.index.base import Embedded, PassageReader, Store, Update, require
 from rag.index.store import FORMAT_VERSION, Manifest, rebuild_reason
 from rag.index.writers import Ticket, WriterQueue
-from rag.ingest.chunk import ChunkSettings, chunk_document, question_answered, sentence_inputs
+from rag.ingest.chunk import ChunkSettings, chunk_document, question_answered, sentence_offsets
 from rag.ingest.clean import decode
 from rag.ingest.parse import SUFFIXES, parse_document, read_transcript
 from rag.ingest.recording import RECORDINGS, Transcriber, is_recording, probe, recording_document
@@ -747,30 +747,25 @@ class Service:
 
     def _embedded(self, docs: list[Document], progress: Progress | None, sentences: bool) -> list[Embedded]:
         """Each document with its passages and their vectors (and, with `sentences`, each passage's
-        sentence vectors), embedded here in one pass."""
+        sentence vectors, from the same pass of the model), embedded here."""
         chunked = [(doc, self.chunk(doc)) for doc in docs]
-        inputs = [c.embedding_input for _, chunks in chunked for c in chunks]
-        per_chunk = [sentence_inputs(c) if sentences else [] for _, chunks in chunked for c in chunks]
-        said = [text for texts in per_chunk for text in texts]
+        every = [c for _, chunks in chunked for c in chunks]
         done = 0
 
         def advance(n: int) -> None:
             nonlocal done
             done += n
             if progress:
-                progress(done, len(inputs) + len(said))
+                progress(done, len(every))
 
-        vectors = self.embedder.encode(inputs + said, advance)
-        ends = np.cumsum([len(inputs), *map(len, per_chunk)])
-        by_chunk = [vectors[ends[i] : ends[i + 1]] for i in range(len(per_chunk))]
+        spans = [sentence_offsets(c) for c in every] if sentences else None
+        vectors, said = self.embedder.encode_passages([c.embedding_input for c in every], spans, advance)
         embedded, first = [], 0
         for doc, chunks in chunked:
             last = first + len(chunks)
-            sentence_vectors = by_chunk[first:last] if sentences else None
-            embedded.append(Embedded(doc, chunks, vectors[first:last], sentence_vectors))
+            embedded.append(Embedded(doc, chunks, vectors[first:last], said[first:last] if said else None))
             first = last
         return embedded
-
 
 def _span_passage(
     store: PassageReader, doc: Document, start: int, end: int, speaker: str | None, rank: int, score: float

@@ -132,6 +132,9 @@ class Chunk:
     is_question: bool = False
     t_start: float | None = None  # the time span of the cues it covers (timestamped transcripts)
     t_end: float | None = None
+    # Its sentences as offsets into text, from the paragraphs' one segmentation (at ingest only: a
+    # passage read back from the index has none).
+    sentences: tuple[tuple[int, int], ...] = ()
 
     @property
     def embedding_input(self) -> str:

@@ -216,3 +216,24 @@ def test_the_manifest_records_the_prompts_and_changing_them_rebuilds(tmp_path, c
     report = Service(settings).ingest()
     assert "prompts changed" in report.rebuild_reason and report.embedded == report.chunks
     assert Service(settings).search("trade with ASEAN", k=1)[0].doc_id == "talk"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_one_pass_gives_the_passage_its_own_vector_and_each_sentence_its_own_words(backend, cache):
+    """Late chunking: the passage's vector is the model's own, and each sentence's (its tokens pooled in
+    the passage's context) is nearer its own words than its neighbour's; a span no token falls in (cut
+    by the window) takes the passage's vector."""
+    embedder = Embedder(MODEL, 32, backend, cache)
+    first, second = "We discussed trade with ASEAN partners.", "The weather in Moscow was very cold."
+    text = f"{first} {second}"
+    spans = [(0, len(first)), (len(first) + 1, len(text)), (len(text) + 50, len(text) + 60)]
+    vectors, said = embedder.encode_passages([text, "Refugees are returning."], [spans, [(0, 8)]])
+    assert np.abs(vectors - embedder.encode([text, "Refugees are returning."])).max() < 1e-5
+    assert said is not None and said[0].shape == (3, embedder.dimension) and said[1].shape == (1, embedder.dimension)
+    alone = embedder.encode([first, second])
+    similarity = said[0][:2] @ alone.T
+    assert similarity[0, 0] > similarity[0, 1] and similarity[1, 1] > similarity[1, 0]
+    assert np.allclose(np.linalg.norm(said[0], axis=1), 1.0, atol=1e-4)
+    assert np.allclose(said[0][2], vectors[0])
+    assert embedder.encode_passages([text], None)[1] is None

@@ -112,7 +112,7 @@ class PassageReader(Protocol):
 @dataclass
 class Embedded:
     """A document ready to store: its passages, their vectors, and per passage the vectors of its
-    sentences (rag.ingest.chunk.sentence_inputs) where the store keeps them (Store.sentence_vectors)."""
+    sentences (Embedder.encode_passages) where the store keeps them (Store.sentence_vectors)."""
 
     doc: Document
     chunks: list[Chunk]

@@ -26,8 +26,9 @@ from typing import Any
 from rag.errors import IndexBusy, IndexCorrupt, IndexMismatch, IndexMissing
 
 # 2: document format, language, source_url; passage times. 3: sentence vectors (sentences.faiss); BM25
-# fields of their own (speaker names and roles, title, place, date)
-FORMAT_VERSION = 3
+# fields of their own (speaker names and roles, title, place, date). 4: sentence vectors from their
+# passage's own pass (late chunking), sentences segmented once per paragraph
+FORMAT_VERSION = 4
 MANIFEST = "manifest.json"
 DATABASE = "chunks.sqlite"
 DENSE = "dense.faiss"

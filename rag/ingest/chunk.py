@@ -26,12 +26,16 @@ class ChunkSettings:
 def chunk_document(doc: Document, count_tokens: TokenCounter, settings: ChunkSettings) -> list[Chunk]:
     """Cut a document into passages: whole paragraphs of one speaker turn packed up to max_tokens;
     a paragraph longer than that is split at sentence boundaries with a small overlap. A reply carries
-    the question it answers as embedding context, fitted into what the model's window leaves."""
+    the question it answers as embedding context, fitted into what the model's window leaves.
+
+    Each paragraph is segmented into sentences once; the passages' windows, their sentences and the
+    questions' context all come from those spans."""
+    said = {p.start: sentence_spans(doc.text, p.start, p.end) or [(p.start, p.end)] for p in doc.paragraphs}
     chunks: list[Chunk] = []
-    question = ""
+    question: list[str] = []
     for turn in _turns(doc.paragraphs):
-        spans = list(_pack(doc.text, turn, count_tokens, settings))
-        turn_text = doc.text[turn[0].start : turn[-1].end]
+        spans = list(_pack(doc.text, turn, said, count_tokens, settings))
+        sentences = [span for para in turn for span in said[para.start]]
         for start, end in spans:
             text = doc.text[start:end]
             n_tokens = count_tokens(text)
@@ -52,10 +56,20 @@ def chunk_document(doc: Document, count_tokens: TokenCounter, settings: ChunkSet
                     is_question=turn[0].is_question,
                     t_start=min(starts) if starts else None,
                     t_end=max(ends) if ends else None,
+                    sentences=_within(sentences, start, end),
                 )
             )
-        question = turn_text if turn[0].is_question else ""
+        question = [doc.text[a:b] for a, b in sentences] if turn[0].is_question else []
     return chunks
+
+
+def _within(sentences: list[tuple[int, int]], start: int, end: int) -> tuple[tuple[int, int], ...]:
+    """The sentences inside [start, end) as offsets from start: at most MAX_SENTENCES, the last taking
+    the rest; the whole span when none is (never: passages are cut at sentence ends)."""
+    spans = [(a - start, b - start) for a, b in sentences if start <= a and b <= end] or [(0, end - start)]
+    if len(spans) > MAX_SENTENCES:
+        spans = [*spans[: MAX_SENTENCES - 1], (spans[MAX_SENTENCES - 1][0], spans[-1][1])]
+    return tuple(spans)
 
 
 def question_answered(doc: Document, start: int) -> str | None:
@@ -87,7 +101,11 @@ def _turns(paragraphs: tuple[Paragraph, ...]) -> Iterator[list[Paragraph]]:
 
 
 def _pack(
-    text: str, turn: list[Paragraph], count: TokenCounter, settings: ChunkSettings
+    text: str,
+    turn: list[Paragraph],
+    said: dict[int, list[tuple[int, int]]],
+    count: TokenCounter,
+    settings: ChunkSettings,
 ) -> Iterator[tuple[int, int]]:
     """Spans of whole paragraphs (or sentence windows of an over-long one) within max_tokens."""
     units: list[tuple[int, int]] = []
@@ -95,7 +113,7 @@ def _pack(
         if count(text[para.start : para.end]) <= settings.max_tokens:
             units.append((para.start, para.end))
         else:
-            units.extend(_sentence_windows(text, para, count, settings))
+            units.extend(_sentence_windows(text, said[para.start], count, settings))
     current: tuple[int, int] | None = None
     for unit in units:
         if current and unit[0] >= current[1] and count(text[current[0] : unit[1]]) <= settings.max_tokens:
@@ -109,10 +127,9 @@ def _pack(
 
 
 def _sentence_windows(
-    text: str, para: Paragraph, count: TokenCounter, settings: ChunkSettings
+    text: str, sentences: list[tuple[int, int]], count: TokenCounter, settings: ChunkSettings
 ) -> Iterator[tuple[int, int]]:
     """Windows of whole sentences within max_tokens, consecutive windows sharing `overlap` sentences."""
-    sentences = sentence_spans(text, para.start, para.end)
     first = 0
     while first < len(sentences):
         last = first
@@ -128,30 +145,18 @@ def _sentence_windows(
         first = max(last + 1 - settings.overlap_sentences, first + 1)
 
 
-def _fit_context(question: str, n_tokens: int, count: TokenCounter, settings: ChunkSettings) -> str:
-    """The question, trimmed to its last sentences so that context + passage fit the model's window."""
-    if not question:
-        return ""
+def _fit_context(question: list[str], n_tokens: int, count: TokenCounter, settings: ChunkSettings) -> str:
+    """The question's sentences, trimmed to its last ones so that context + passage fit the model's
+    window."""
     budget = settings.model_max_tokens - 3 - n_tokens  # [CLS], [SEP] and the joining newline
-    sentences = [question[s:e] for s, e in sentence_spans(question)]
+    sentences = list(question)
     while sentences and count(" ".join(sentences)) > budget:
         sentences.pop(0)
     return " ".join(sentences)
 
 
-def sentence_spans_of(chunk: Chunk) -> list[tuple[int, int]]:
-    """The sentences of a passage, as offsets into its text (at most MAX_SENTENCES: the last one runs on
-    to the end of the passage)."""
-    spans = sentence_spans(chunk.text) or [(0, len(chunk.text))]
-    if len(spans) > MAX_SENTENCES:
-        spans = [*spans[: MAX_SENTENCES - 1], (spans[MAX_SENTENCES - 1][0], spans[-1][1])]
-    return spans
-
-
-def sentence_inputs(chunk: Chunk) -> list[str]:
-    """What each sentence of a passage is embedded as, with the context a sentence alone lacks: who says
-    it and, for a reply, the last sentence of the question it answers."""
-    asked = chunk.context[slice(*sentence_spans(chunk.context)[-1])] if chunk.context.strip() else ""
-    who = f"{chunk.speaker}: " if chunk.speaker else ""
-    lead = f"{asked}\n{who}" if asked else who
-    return [lead + chunk.text[start:end] for start, end in sentence_spans_of(chunk)]
+def sentence_offsets(chunk: Chunk) -> list[tuple[int, int]]:
+    """The sentences of a passage as offsets into its embedding input (the question it answers, then
+    its text): where late chunking pools each sentence's tokens."""
+    lead = len(chunk.context) + 1 if chunk.context else 0
+    return [(lead + start, lead + end) for start, end in chunk.sentences]

@@ -25,7 +25,7 @@ import numpy as np
 
 from rag.errors import RagError
 from rag.index.base import Embedded
-from rag.ingest.chunk import ChunkSettings, chunk_document, sentence_inputs
+from rag.ingest.chunk import ChunkSettings, chunk_document, sentence_offsets
 from rag.types import Document
 
 if TYPE_CHECKING:
@@ -65,30 +65,29 @@ class Chunker(_Worker):
     Documents and passages travel pickled: Arrow has no type for them."""
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list[Any]]:
-        keys = ("doc_id", "i", "of", "chunk", "input", "said", "length")
+        keys = ("doc_id", "i", "of", "chunk", "input", "spans", "length")
         rows: dict[str, list[Any]] = {key: [] for key in keys}
         for pickled in batch["doc"]:
             doc: Document = pickle.loads(pickled)
             chunks = chunk_document(doc, self.embedder.count_tokens, self.chunking)
             for i, chunk in enumerate(chunks or [None]):
                 text = chunk.embedding_input if chunk else ""
-                said = sentence_inputs(chunk) if chunk and self.sentences else []
-                row = (doc.doc_id, i, len(chunks), pickle.dumps(chunk), text, pickle.dumps(said), len(text))
+                spans = sentence_offsets(chunk) if chunk else []
+                row = (doc.doc_id, i, len(chunks), pickle.dumps(chunk), text, pickle.dumps(spans), len(text))
                 for key, value in zip(rows, row, strict=True):
                     rows[key].append(value)
         return rows
 
 
 class Encoder(_Worker):
-    """Stage 2: passages -> their normalised vectors (and their sentences', where the store keeps them)."""
+    """Stage 2: passages -> their normalised vectors (and their sentences', where the store keeps them,
+    from the same pass of the model)."""
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
-        said = [pickle.loads(s) for s in batch["said"]]
-        inputs = [str(t) for t in batch["input"]]
-        vectors = self.embedder.encode(inputs + [text for texts in said for text in texts])
-        ends = np.cumsum([len(inputs), *map(len, said)])
-        sentences = [pickle.dumps(vectors[ends[i] : ends[i + 1]]) for i in range(len(said))]
-        return {**batch, "vector": vectors[: len(inputs)], "sentence_vectors": sentences}
+        spans = [pickle.loads(s) for s in batch["spans"]] if self.sentences else None
+        vectors, said = self.embedder.encode_passages([str(t) for t in batch["input"]], spans)
+        sentences = [pickle.dumps(s) for s in said] if said else [pickle.dumps(None)] * len(vectors)
+        return {**batch, "vector": vectors, "sentence_vectors": sentences}
 
 
 def embed_on_ray(

@@ -113,3 +113,22 @@ def test_sentence_spans_respect_abbreviations():
         "Did they?",
         "Yes.",
     ]
+
+
+def test_a_passages_sentences_are_its_paragraphs_sentences_segmented_once(seed_chunks):
+    """Each passage carries its sentences, in order and inside it, and they are exactly its paragraphs'
+    sentences (a sentence never runs across paragraphs); every word of the passage is in one of them."""
+    for doc, chunks in seed_chunks:
+        for chunk in chunks:
+            assert chunk.sentences, chunk.chunk_id
+            paragraphs = [p for p in doc.paragraphs if p.start < chunk.end and chunk.start < p.end]
+            expected = [
+                (a - chunk.start, b - chunk.start)
+                for p in paragraphs
+                for a, b in sentence_spans(doc.text, p.start, p.end)
+                if chunk.start <= a and b <= chunk.end
+            ]
+            if len(expected) <= 64:
+                assert list(chunk.sentences) == expected, chunk.chunk_id
+            covered = " ".join(chunk.text[a:b] for a, b in chunk.sentences)
+            assert covered.split() == chunk.text.split(), chunk.chunk_id
