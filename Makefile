@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install doctor index serve test lint bench clean browser speech
+.PHONY: install doctor index serve test test-fast lint bench clean browser speech
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ speech:
 
 test: install lint browser speech
 	$(BIN)/pytest -q
+
+# The logic tests only: no model loaded, no server started (the tests not marked slow).
+test-fast: install
+	$(BIN)/pytest -q -m "not slow"
 
 bench: index
 	$(BIN)/python -m bench.ingest
