@@ -76,7 +76,7 @@ class Service:
     def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
         self.settings = settings
         self.store = open_store(settings)
-        self.embedder = embedder or Embedder.from_settings(settings, _recorded_backend(self.store))
+        self.embedder = embedder or Embedder.from_settings(settings, recorded_backend(self.store))
         self.extractive = ExtractiveSettings()
         self.reranker = Reranker(settings.reranker) if settings.reranker else None
         self._loaded: _Generation | None = None
@@ -816,7 +816,7 @@ def _filled_in(p: Passage, doc: Document) -> Passage:
     return p
 
 
-def _recorded_backend(store: Store) -> tuple[str, str | None] | None:
+def recorded_backend(store: Store) -> tuple[str, str | None] | None:
     """The embedding backend and int8 config the live index was built with, if there is one to read."""
     try:
         manifest = store.manifest()
