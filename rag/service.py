@@ -140,10 +140,7 @@ class Service:
     def document(self, doc_id: str) -> Document:
         doc_id = unicodedata.normalize("NFC", doc_id)  # ids are stored composed (check_doc_id)
         with self.reading() as retriever:
-            doc = retriever.store.document(doc_id)
-        if doc is None:
-            raise NotFound(f"unknown doc_id {_shown(doc_id)}: {_SEE_IDS}")
-        return doc
+            return _document(retriever.store, doc_id)
 
     def search(
         self, question: str, k: int = 5, filters: Filters | None = None, mode: Mode = "hybrid"
@@ -252,7 +249,8 @@ class Service:
         passages, _ = retriever.search(quote, vector, VERIFY_CANDIDATES, anyone, collapse_duplicates=False)
         clauses = [c for c in re.split(r"[.,;:!?\u2013\u2014]+", quote) if len(c.split()) >= 4]
         places = [(p.doc_id, p.start) for p in passages] + retriever.phrase_spans(clauses, anyone)
-        docs = {doc_id: self.document(doc_id) for doc_id in dict.fromkeys(d for d, _ in places)}
+        # From the generation the candidates came from, even if a writer has switched in a newer one since.
+        docs = {doc_id: _document(retriever.store, doc_id) for doc_id in dict.fromkeys(d for d, _ in places)}
         units = {doc_id: turns(doc) for doc_id, doc in docs.items()}
         candidates = list(
             dict.fromkeys(u for d, start in places for u in units[d] if u.start <= start < u.end)
@@ -274,9 +272,7 @@ class Service:
             BadInput: a span that is empty or not within the text.
         """
         with self.reading() as retriever:
-            doc = retriever.store.document(doc_id)
-            if doc is None:
-                raise NotFound(f"unknown doc_id {_shown(doc_id)}: {_SEE_IDS}")
+            doc = _document(retriever.store, doc_id)
             size = len(doc.text)
             start = 0 if start is None else start
             end = size if end is None else end
@@ -770,6 +766,13 @@ class Service:
             embedded.append(Embedded(doc, chunks, vectors[first:last], sentence_vectors))
             first = last
         return embedded
+
+
+def _document(store: PassageReader, doc_id: str) -> Document:
+    doc = store.document(doc_id)
+    if doc is None:
+        raise NotFound(f"unknown doc_id {_shown(doc_id)}: {_SEE_IDS}")
+    return doc
 
 
 def _span_passage(
