@@ -377,7 +377,7 @@ def timeline(question: str, as_json: bool, index_dir: Path | None, **filters: An
     "--quote-docs",
     "quote_docs",
     multiple=True,
-    type=click.Path(exists=True, path_type=Path),
+    type=click.Path(path_type=Path),  # checked in _eval_quotes: the defaults matter only with --quotes
     default=[Path("docs_raw"), Path("eval/quote_corpus")],
     show_default=True,
     help="With --quotes: the transcripts the probes come from, ingested into an index of their own "
@@ -490,6 +490,9 @@ def _eval_quotes(
     from rag.quote_eval import evaluate_quotes, load_probes
     from rag.service import Service
 
+    if missing := [str(path) for path in docs if not path.exists()]:
+        named = ", ".join(missing)
+        raise BadInput(f"--quote-docs: no such path {named}: run from the repository root or pass it")
     probes = load_probes(probes_path)
     settings = _settings(index_dir=index_dir)
     if index_dir is None:

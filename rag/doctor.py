@@ -274,6 +274,11 @@ def _disk(settings: Settings) -> Check:
 
 
 def _built_with(settings: Settings) -> tuple[str, str | None] | None:
-    from rag.index.store import built_with
+    """How the live index of the store RAG_STORE names was built; None when it cannot be read (the index
+    check says why)."""
+    from rag.service import open_store, recorded_backend
 
-    return built_with(settings.index_dir)
+    try:
+        return recorded_backend(open_store(settings))
+    except Exception:  # noqa: BLE001 - a Milvus that does not answer or the [scale] extra missing
+        return None

@@ -76,7 +76,7 @@ class Service:
     def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
         self.settings = settings
         self.store = open_store(settings)
-        self.embedder = embedder or Embedder.from_settings(settings, _recorded_backend(self.store))
+        self.embedder = embedder or Embedder.from_settings(settings, recorded_backend(self.store))
         self.extractive = ExtractiveSettings()
         self.reranker = Reranker(settings.reranker) if settings.reranker else None
         self._loaded: _Generation | None = None
@@ -140,10 +140,7 @@ class Service:
     def document(self, doc_id: str) -> Document:
         doc_id = unicodedata.normalize("NFC", doc_id)  # ids are stored composed (check_doc_id)
         with self.reading() as retriever:
-            doc = retriever.store.document(doc_id)
-        if doc is None:
-            raise NotFound(f"unknown doc_id {_shown(doc_id)}: {_SEE_IDS}")
-        return doc
+            return _document(retriever.store, doc_id)
 
     def search(
         self, question: str, k: int = 5, filters: Filters | None = None, mode: Mode = "hybrid"
@@ -252,7 +249,8 @@ class Service:
         passages, _ = retriever.search(quote, vector, VERIFY_CANDIDATES, anyone, collapse_duplicates=False)
         clauses = [c for c in re.split(r"[.,;:!?\u2013\u2014]+", quote) if len(c.split()) >= 4]
         places = [(p.doc_id, p.start) for p in passages] + retriever.phrase_spans(clauses, anyone)
-        docs = {doc_id: self.document(doc_id) for doc_id in dict.fromkeys(d for d, _ in places)}
+        # From the generation the candidates came from, even if a writer has switched in a newer one since.
+        docs = {doc_id: _document(retriever.store, doc_id) for doc_id in dict.fromkeys(d for d, _ in places)}
         units = {doc_id: turns(doc) for doc_id, doc in docs.items()}
         candidates = list(
             dict.fromkeys(u for d, start in places for u in units[d] if u.start <= start < u.end)
@@ -274,9 +272,7 @@ class Service:
             BadInput: a span that is empty or not within the text.
         """
         with self.reading() as retriever:
-            doc = retriever.store.document(doc_id)
-            if doc is None:
-                raise NotFound(f"unknown doc_id {_shown(doc_id)}: {_SEE_IDS}")
+            doc = _document(retriever.store, doc_id)
             size = len(doc.text)
             start = 0 if start is None else start
             end = size if end is None else end
@@ -767,6 +763,14 @@ class Service:
             first = last
         return embedded
 
+
+def _document(store: PassageReader, doc_id: str) -> Document:
+    doc = store.document(doc_id)
+    if doc is None:
+        raise NotFound(f"unknown doc_id {_shown(doc_id)}: {_SEE_IDS}")
+    return doc
+
+
 def _span_passage(
     store: PassageReader, doc: Document, start: int, end: int, speaker: str | None, rank: int, score: float
 ) -> Passage:
@@ -811,7 +815,7 @@ def _filled_in(p: Passage, doc: Document) -> Passage:
     return p
 
 
-def _recorded_backend(store: Store) -> tuple[str, str | None] | None:
+def recorded_backend(store: Store) -> tuple[str, str | None] | None:
     """The embedding backend and int8 config the live index was built with, if there is one to read."""
     try:
         manifest = store.manifest()

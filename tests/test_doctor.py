@@ -73,3 +73,24 @@ def test_the_command_exits_1_with_the_fix_when_the_model_is_missing(tmp_path):
     report = json.loads(result.stdout)
     model = next(c for c in report["checks"] if c["name"] == "model")
     assert report["ok"] is False and model["status"] == "fail" and "RAG_MODEL" in model["fix"]
+
+
+def test_the_backend_is_read_from_the_configured_store(tmp_path, monkeypatch):
+    """With RAG_STORE=milvus, a local generation left in the index directory says nothing."""
+    from rag.index.store import Manifest
+
+    def built(backend: str) -> Manifest:
+        return Manifest("m", 384, 256, {}, backend=backend)
+
+    class MilvusIndex:
+        def manifest(self) -> Manifest:
+            return built("onnx")
+
+    stale = tmp_path / "index" / "gen-1"
+    stale.mkdir(parents=True)
+    built("torch").save(stale)
+    (stale.parent / "CURRENT").write_text("gen-1")
+    monkeypatch.setattr("rag.service.open_store", lambda settings: MilvusIndex())
+    settings = Settings(store="milvus", backend="auto", index_dir=stale.parent, cache_dir=tmp_path)
+    cpu = next(c for c in doctor.run(settings) if c.name == "cpu")
+    assert "RAG_BACKEND=auto -> onnx: the index was built with it" in cpu.detail

@@ -284,3 +284,21 @@ def test_the_white_house_eval_set_does_not_regress():
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["metrics"]["doc_recall@10"] > 0.8
     assert "check passed" in result.stderr
+
+
+def test_eval_outside_the_repository_does_not_need_the_quote_corpus(tmp_path, monkeypatch, capsys):
+    """--quote-docs defaults to paths in the repository: they matter only with --quotes."""
+    from rag.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_:
+        main(["eval", "--questions", "missing.jsonl"])
+    assert exit_.value.code == 2
+    assert "missing.jsonl: cannot read the eval set" in capsys.readouterr().err
+
+    (tmp_path / "probes.jsonl").write_text("")
+    with pytest.raises(SystemExit) as exit_:
+        main(["eval", "--quotes", "probes.jsonl"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.count("\n") == 1
+    assert "docs_raw" in err and "--quote-docs" in err

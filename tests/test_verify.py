@@ -224,3 +224,31 @@ def test_invisible_characters_in_a_transcript_hide_no_word_from_verify_or_search
     for mode in ("bm25", "hybrid"):
         hits = service.search("Brussels sanctions failed completely", k=1, mode=mode)
         assert hits and hits[0].doc_id == "hidden" and said in hits[0].text, mode
+
+
+def test_one_verification_reads_one_generation(make_service, tmp_path: Path, monkeypatch):
+    """A new generation switched in while a quote is checked: its candidates and their documents both come
+    from the generation the verification started on."""
+    from rag.retrieve import Retriever
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    said = "The sanctions have failed completely, and everyone in Brussels knows it by now."
+    remarks = docs / "remarks.txt"
+    remarks.write_text(f"Remarks on sanctions\n\nSergey Lavrov: {said}\n\nAnna Lee: Thank you.\n")
+    service = make_service(docs)
+    service.ingest()
+    phrase_spans = Retriever.phrase_spans
+
+    def then_a_writer_switches(self, *args, **kwargs):
+        spans = phrase_spans(self, *args, **kwargs)
+        if "Brussels" in remarks.read_text():
+            remarks.write_text("Other remarks\n\nAnna Lee: Nothing was said about trade in Paris today.\n")
+            service.ingest()
+        return spans
+
+    monkeypatch.setattr(Retriever, "phrase_spans", then_a_writer_switches)
+    result = service.verify("The sanctions have failed completely, and everyone in Brussels knows it")
+    assert "Brussels" not in service.document("remarks").text  # the new generation is live
+    assert result.verdict == "verbatim", result
+    assert result.matches[0].passage.text == said.removesuffix(" by now.")

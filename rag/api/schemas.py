@@ -132,6 +132,10 @@ class AskResponse(BaseModel):
         None, description="Present with an LLM: true when it cited nothing valid."
     )
     removed_citations: list[int] | None = Field(None, description="Cited sources that were not given.")
+    reason: str | None = Field(
+        None,
+        description="Present when it abstained: not_in_transcripts (weak evidence) or no_match_for_filters.",
+    )
 
 
 class TimelineBucket(BaseModel):

@@ -551,7 +551,8 @@ class MilvusStore:
                 self.client.insert(self._name(kind), rows)
         update.manifest.dense = {"type": "hnsw", **HNSW, "metric": "IP"}
         update.manifest.sentences = {"type": "hnsw", **HNSW, "metric": "IP"}
-        update.manifest.chunks = 0
+        # The rows of `version` are visible to a reader of it before the switch (added_in, removed_in).
+        update.manifest.chunks = len(MilvusPassages(self.client, self.prefix, version))
         manifest = {k: v for k, v in update.manifest.__dict__.items() if k not in ("documents", "built_at")}
         new_state = {"version": version, "next_row": row, "manifest": manifest}
         self.client.upsert(
@@ -559,7 +560,7 @@ class MilvusStore:
         )  # the switch: readers now see version `version`
         for kind in _KINDS:  # what no reader of `live` or later can see
             self.client.delete(self._name(kind), filter=f"removed_in <= {live}")
-        return MilvusPassages(self.client, self.prefix, version).__len__()
+        return update.manifest.chunks
 
     def _all_doc_ids(self, live: int) -> list[str]:
         reader = MilvusPassages(self.client, self.prefix, live)

@@ -103,16 +103,6 @@ def current_generation(index_dir: Path) -> Path | None:
     return generation if (generation / MANIFEST).exists() else None
 
 
-def built_with(index_dir: Path) -> tuple[str, str | None] | None:
-    """The embedding backend and int8 config the live index was built with, if there is one to read."""
-    generation = current_generation(index_dir)
-    try:
-        manifest = Manifest.load(generation) if generation else None
-    except IndexCorrupt:
-        return None  # unreadable: the index is checked, and the problem reported, when it is opened
-    return (manifest.backend, manifest.quantisation) if manifest else None
-
-
 def require_generation(index_dir: Path, signature: dict[str, Any]) -> tuple[Path, Manifest]:
     """The live generation and its manifest, checked against the settings.
 

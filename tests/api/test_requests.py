@@ -32,6 +32,17 @@ def test_an_abstention_without_filters_gives_its_reason(server):
     assert body["abstained"] and body["reason"] == "not_in_transcripts" and body["passages"]
 
 
+def test_the_ask_schema_documents_the_reason(tmp_path):
+    from rag.api.app import create_app
+    from rag.config import Settings
+
+    schema = create_app(Settings(index_dir=tmp_path / "index", cache_dir=tmp_path)).openapi()
+    ok = schema["paths"]["/ask"]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
+    ask = schema["components"]["schemas"][ok["$ref"].rsplit("/", 1)[-1]]
+    assert "reason" in ask["properties"] and "reason" not in ask["required"]
+    assert "not_in_transcripts" in ask["properties"]["reason"]["description"]
+
+
 @pytest.mark.parametrize(
     ("filename", "doc_id"),
     [

@@ -45,6 +45,19 @@ def test_unchanged_documents_are_not_rewritten_and_long_ones_round_trip(milvus_u
         Service(service.settings.model_copy(update={"chunk_max_tokens": 100}), embedder).search("ASEAN")
 
 
+def test_the_manifest_counts_the_passages_and_an_unchanged_ingest_reports_them(milvus_uri, embedder, tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    shutil.copy(DOCS / "001_b6cd861ff3b78f22.txt", docs)
+    service = Service(milvus_settings(milvus_uri, tmp_path / "index", "counted_", docs_dir=docs), embedder)
+    first = service.ingest()
+    passages = len(service.store.open(service.store.live()))
+    assert first.chunks == passages > 0
+    assert service.store.manifest().chunks == passages
+    again = service.ingest()
+    assert again.embedded == 0 and again.chunks == passages
+
+
 def test_a_killed_ingest_leaves_the_previous_version_whole(milvus_uri, embedder, tmp_path):
     docs = tmp_path / "docs"
     docs.mkdir()
