@@ -121,4 +121,6 @@ def test_seed_eval_on_milvus_is_within_0035_of_the_local_store(seed_service, see
     gaps = {name: round(milvus[name] - local[name], 4) for name in local}
     print("milvus - local:", gaps)
     # 0.035: five of the 164 answerable questions at hit@1 (three until the eval set grew to 195)
-    assert all(abs(gap) <= 0.035 for gap in gaps.values()), gaps
+    assert all(abs(gap) <= 0.035 for name, gap in gaps.items() if name != "abstain_precision"), gaps
+    # Precision over the eight or so abstentions moves in steps of about 0.1: one question either way.
+    assert abs(gaps["abstain_precision"]) <= 0.13, gaps
