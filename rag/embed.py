@@ -315,7 +315,6 @@ class Embedder:
                 progress(len(batch))
         return out
 
-
     def encode_passages(
         self,
         texts: Sequence[str],
