@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict
 from datetime import date
 from pathlib import Path
@@ -37,6 +37,9 @@ CREATE TABLE chunks (
 CREATE INDEX chunks_by_doc ON chunks(doc_id);
 -- The question a reply answers is indexed beside the reply, so that BM25 finds the answer too.
 CREATE VIRTUAL TABLE chunks_fts USING fts5({", ".join(COLUMNS)}, tokenize='{TOKENIZER}');
+-- Each passage's length in FTS5 tokens over all its columns, as bm25() counts it, counted at ingest
+-- (FTS5 keeps its own in an undocumented record): what scoring the words left out of a query needs.
+CREATE TABLE chunk_lengths (row INTEGER PRIMARY KEY, tokens INTEGER NOT NULL);
 """
 
 
@@ -85,6 +88,7 @@ class ChunkStore:
                 doc.source_url,
             ),
         )
+        indexed = []
         for row, c in zip(rows, chunks, strict=True):
             self.db.execute(
                 "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -104,24 +108,29 @@ class ChunkStore:
                 ),
             )
             speaker = (speakers or {}).get(c.speaker or "", c.speaker or "")
-            self.db.execute(
-                f"INSERT INTO chunks_fts(rowid, {', '.join(COLUMNS)}) VALUES (?,?,?,?,?,?,?)",
-                # Indexed as read (rag.text.visible): an invisible character must not split a word.
-                (
-                    row,
-                    visible(c.text),
-                    visible(c.context),
-                    speaker,
-                    doc.title,
-                    doc.place or "",
-                    date_words(doc.date),
-                ),
+            # Indexed as read (rag.text.visible): an invisible character must not split a word.
+            fields = (
+                visible(c.text),
+                visible(c.context),
+                speaker,
+                doc.title,
+                doc.place or "",
+                date_words(doc.date),
             )
+            indexed.append((row, *fields))
+        marks = ",".join("?" * (len(COLUMNS) + 1))
+        self.db.executemany(f"INSERT INTO chunks_fts(rowid, {', '.join(COLUMNS)}) VALUES ({marks})", indexed)
+        with _tokenised(indexed) as scratch:
+            lengths = dict(scratch.execute("SELECT doc, COUNT(*) FROM v GROUP BY doc"))
+        self.db.executemany(
+            "INSERT INTO chunk_lengths VALUES (?,?)", [(r[0], lengths.get(r[0], 0)) for r in indexed]
+        )
 
     def delete(self, doc_id: str) -> list[int]:
         """Remove a document and its chunks; returns the rows whose vectors must go too."""
         rows = [r[0] for r in self.db.execute("SELECT row FROM chunks WHERE doc_id = ?", (doc_id,))]
         self.db.executemany("DELETE FROM chunks_fts WHERE rowid = ?", [(r,) for r in rows])
+        self.db.executemany("DELETE FROM chunk_lengths WHERE row = ?", [(r,) for r in rows])
         self.db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
         self.db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
         return rows
@@ -145,10 +154,11 @@ class ChunkStore:
         return int(self.db.execute(sql, (query, limit)).fetchone()[0])
 
     def bm25_statistics(self) -> tuple[int, float]:
-        """(passages, mean tokens per passage over all columns), from FTS5's averages record."""
-        record = self.db.execute("SELECT block FROM chunks_fts_data WHERE id = 1").fetchone()
-        rows, *columns = _varints(record[0]) if record else [0]
-        return rows, (sum(columns) / rows if rows else 0.0)
+        """(passages, mean tokens per passage over all columns), as FTS5's bm25() counts them."""
+        rows, tokens = self.db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(tokens), 0) FROM chunk_lengths"
+        ).fetchone()
+        return rows, (tokens / rows if rows else 0.0)
 
     def term_frequencies(
         self, rows: list[int], words: list[str]
@@ -160,26 +170,18 @@ class ChunkStore:
         that words are stemmed and split exactly as in the index; a word of several tokens is left out.
         """
         marks = ",".join("?" * len(rows))
-        columns = ", ".join(COLUMNS)
+        lengths = dict(self.db.execute(f"SELECT row, tokens FROM chunk_lengths WHERE row IN ({marks})", rows))
         texts = self.db.execute(
-            f"SELECT rowid, {columns} FROM chunks_fts WHERE rowid IN ({marks})", rows
+            f"SELECT rowid, {', '.join(COLUMNS)} FROM chunks_fts WHERE rowid IN ({marks})", rows
         ).fetchall()
         weights = dict(zip(COLUMNS, BM25_WEIGHTS, strict=True))
-        with contextlib.closing(sqlite3.connect(":memory:")) as scratch:
-            scratch.execute(f"CREATE VIRTUAL TABLE t USING fts5({columns}, tokenize='{TOKENIZER}')")
-            scratch.execute("CREATE VIRTUAL TABLE v USING fts5vocab(t, instance)")
-            values = ",".join("?" * (len(COLUMNS) + 1))
-            scratch.executemany(f"INSERT INTO t(rowid, {columns}) VALUES ({values})", texts)
-            scratch.executemany(
-                "INSERT INTO t(rowid, text) VALUES (?,?)", [(-1 - i, w) for i, w in enumerate(words)]
-            )
+        with _tokenised(
+            [*texts, *((-1 - i, w, *[""] * (len(COLUMNS) - 1)) for i, w in enumerate(words))]
+        ) as scratch:
             tokens: dict[str, list[str]] = {}
             for doc, term in scratch.execute("SELECT doc, term FROM v WHERE doc < 0"):
                 tokens.setdefault(words[-1 - doc], []).append(term)
             stems = {word: terms[0] for word, terms in tokens.items() if len(terms) == 1}
-            lengths = dict(
-                scratch.execute("SELECT doc, COUNT(*) FROM v WHERE doc >= 0 GROUP BY doc").fetchall()
-            )
             frequencies: dict[str, dict[int, float]] = {stem: {} for stem in stems.values()}
             marks = ",".join("?" * len(frequencies))
             for term, doc, column, n in scratch.execute(
@@ -284,17 +286,17 @@ def chunk_from(r: Mapping[str, Any]) -> Chunk:
     )
 
 
-def _varints(record: bytes) -> list[int]:
-    """The SQLite varints of an FTS5 record: big-endian 7-bit groups, high bit set on all but the last,
-    and a ninth byte (if any) giving 8 bits."""
-    values: list[int] = []
-    value = length = 0
-    for byte in record:
-        value, length = (value << 8 | byte, 9) if length == 8 else (value << 7 | byte & 0x7F, length + 1)
-        if length == 9 or not byte & 0x80:
-            values.append(value)
-            value = length = 0
-    return values
+@contextlib.contextmanager
+def _tokenised(rows: Sequence[Sequence[Any]]) -> Iterator[sqlite3.Connection]:
+    """A scratch in-memory FTS5 table `t` with the index's columns and tokenizer holding rows (rowid, then
+    a value per column), and `v`, its fts5vocab table of every token: how FTS5 itself splits and stems."""
+    with contextlib.closing(sqlite3.connect(":memory:")) as scratch:
+        columns = ", ".join(COLUMNS)
+        scratch.execute(f"CREATE VIRTUAL TABLE t USING fts5({columns}, tokenize='{TOKENIZER}')")
+        scratch.execute("CREATE VIRTUAL TABLE v USING fts5vocab(t, instance)")
+        marks = ",".join("?" * (len(COLUMNS) + 1))
+        scratch.executemany(f"INSERT INTO t(rowid, {columns}) VALUES ({marks})", rows)
+        yield scratch
 
 
 class SpeakerFields:
