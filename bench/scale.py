@@ -35,11 +35,11 @@ from bench import DOCS, ROOT, latencies
 from rag.config import Settings
 from rag.embed import Embedder
 from rag.evaluate import load_questions
+from rag.index.base import MAX_SENTENCES
 from rag.index.dense import DenseIndex
 from rag.index.lexical import ChunkStore
 from rag.index.local import LocalPassages
 from rag.index.store import DATABASE, DENSE, SENTENCES, Manifest, new_staging, publish
-from rag.ingest.chunk import MAX_SENTENCES
 from rag.ingest.clean import sentence_spans
 from rag.ingest.parse import parse_document, read_transcript
 from rag.retrieve import MODES

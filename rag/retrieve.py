@@ -103,8 +103,8 @@ class Retriever:
         dense = sentence = None
         if mode in ("dense", "hybrid") and query_vector is not None:  # dense and BM25 run side by side
             dense = _SEARCHES.submit(self.store.dense, query_vector, depth, filters)
-            if mode == "hybrid":
-                sentence = _SEARCHES.submit(self.store.sentences, query_vector, depth, filters)
+            if mode == "hybrid":  # a passage's sentences: enough to find depth passages, most often
+                sentence = _SEARCHES.submit(self.store.sentences, query_vector, 4 * depth, filters)
         rankings: dict[str, list[int]] = {}
         if mode in ("bm25", "hybrid"):
             rankings["bm25"] = self.store.lexical(question, depth, filters)
@@ -113,7 +113,8 @@ class Retriever:
             dense_rows, scores = dense.result()
             cosines = dict(zip(dense_rows, scores, strict=True))
             rankings["dense"] = dense_rows
-        if sentence is not None and (best := sentence.result()) is not None:
+        if sentence is not None and (found := sentence.result()) is not None:
+            best = _best_per_row(*found, depth)
             rankings["sentence"] = list(best)
             cosines = {row: max(cosines.get(row, -1.0), best.get(row, -1.0)) for row in cosines | best}
         rows = list(dict.fromkeys(row for name in SIGNALS for row in rankings.get(name, ())))
@@ -246,6 +247,16 @@ class Retriever:
                 if len(passages) == k:
                     return passages, hits
         return passages, hits
+
+
+def _best_per_row(rows: list[int], scores: list[float], depth: int) -> dict[int, float]:
+    """Up to depth rows in the order of their best sentence (hits nearest first), with its similarity."""
+    best: dict[int, float] = {}
+    for row, score in zip(rows, scores, strict=True):
+        if len(best) == depth:
+            break
+        best.setdefault(row, score)
+    return best
 
 
 def _shingles(text: str, n: int = 5) -> set[str]:

@@ -207,8 +207,8 @@ def test_a_question_naming_a_date_prefers_documents_of_then(briefings):
 
 
 def test_sentence_vectors_are_indexed_and_leave_with_their_document(briefings, make_service):
+    from rag.index.base import MAX_SENTENCES
     from rag.index.store import SENTENCES, Manifest, current_generation
-    from rag.ingest.chunk import MAX_SENTENCES
 
     def passages_of_sentences(service):
         store = service.retriever.store

@@ -22,6 +22,10 @@ from rag.errors import IndexMismatch, IndexMissing
 from rag.index.store import Manifest, rebuild_reason
 from rag.types import Chunk, Document, Filters
 
+# Sentence vectors are numbered row * MAX_SENTENCES + i: a passage keeps at most this many (the ingest
+# layer's chunker makes the last sentence take the rest).
+MAX_SENTENCES = 64
+
 # The fields of a passage record (PassageReader.records), as the retriever reads them.
 RECORD_FIELDS = (
     *("row", "chunk_id", "doc_id", "speaker", "text", "start", "end", "t_start", "t_end"),
@@ -49,9 +53,12 @@ class PassageReader(Protocol):
         """The depth rows nearest the vector among those the filters allow, and their cosine similarities."""
         ...
 
-    def sentences(self, vector: np.ndarray, depth: int, filters: Filters) -> dict[int, float] | None:
-        """Up to depth rows in the order of their best sentence's cosine similarity to the vector, and that
-        similarity; None where the store keeps no sentence vectors (the signal is then left out)."""
+    def sentences(
+        self, vector: np.ndarray, limit: int, filters: Filters
+    ) -> tuple[list[int], list[float]] | None:
+        """The limit sentences nearest the vector among the passages the filters allow, as the row of each
+        one's passage (a row once per sentence found) and its cosine similarity, nearest first; None where
+        the store keeps no sentence vectors (the signal is then left out)."""
         ...
 
     def speaker_match(self, question: str, rows: list[int]) -> list[float]:

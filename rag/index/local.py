@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from rag.index.base import Update, WordMatches, manifest_entry
+from rag.index.base import MAX_SENTENCES, Update, WordMatches, manifest_entry
 from rag.index.dense import DenseIndex
 from rag.index.lexical import BM25_WEIGHTS, TEXT_COLUMNS, ChunkStore, SpeakerFields
 from rag.index.store import (
@@ -31,7 +31,6 @@ from rag.index.store import (
     publish,
     writer_lock,
 )
-from rag.ingest.chunk import MAX_SENTENCES
 from rag.ingest.roles import speaker_fields
 from rag.text import WORD, content_words, visible
 from rag.types import Chunk, Document, Filters
@@ -81,24 +80,19 @@ class LocalPassages:
             return [], []
         return self.dense_index.search(vector, depth, allowed)
 
-    def sentences(self, vector: np.ndarray, depth: int, filters: Filters) -> dict[int, float] | None:
-        """Passages in the order of their best sentence's similarity to the question (at most depth), and
-        that similarity."""
+    def sentences(
+        self, vector: np.ndarray, limit: int, filters: Filters
+    ) -> tuple[list[int], list[float]] | None:
         if self.sentence_index is None:
             return None
         allowed = self._allowed(filters) if filters else None
         ids = None
         if allowed is not None:
             if not allowed.size:
-                return {}
+                return [], []
             ids = (allowed[:, None] * MAX_SENTENCES + np.arange(MAX_SENTENCES)).ravel()
-        found, scores = self.sentence_index.search(vector, 4 * depth, ids)
-        best: dict[int, float] = {}
-        for i, score in zip(found, scores, strict=True):
-            if len(best) == depth:
-                break
-            best.setdefault(i // MAX_SENTENCES, score)
-        return best
+        found, scores = self.sentence_index.search(vector, limit, ids)
+        return [i // MAX_SENTENCES for i in found], scores
 
     def speaker_match(self, question: str, rows: list[int]) -> list[float]:
         """BM25 of the question over the rows' speaker fields (the label, and the names and roles the

@@ -48,10 +48,9 @@ from typing import Any
 import numpy as np
 
 from rag.errors import IndexCorrupt, RagError, StoreUnavailable, one_line
-from rag.index.base import RECORD_FIELDS, Update, WordMatches
+from rag.index.base import MAX_SENTENCES, RECORD_FIELDS, Update, WordMatches
 from rag.index.lexical import analysed, chunk_from, date_words, document_from, paragraphs_json
 from rag.index.store import Manifest, writer_lock
-from rag.ingest.chunk import MAX_SENTENCES
 from rag.ingest.roles import speaker_fields
 from rag.text import WORD, content_words, visible
 from rag.types import Chunk, Document, Filters
@@ -216,22 +215,17 @@ class MilvusPassages:
         )[0]
         return [int(h["row"]) for h in found], [float(h["distance"]) for h in found]
 
-    def sentences(self, vector: np.ndarray, depth: int, filters: Filters) -> dict[int, float]:
+    def sentences(self, vector: np.ndarray, limit: int, filters: Filters) -> tuple[list[int], list[float]]:
         found = self.client.search(
             self.sentences_name,
             data=[np.asarray(vector, dtype=np.float32).tolist()],
             anns_field="vector",
-            limit=min(4 * depth, 16_384),  # Milvus's largest limit
+            limit=min(limit, 16_384),  # Milvus's largest limit
             filter=filter_expression(filters, self.version),
-            search_params={"metric_type": "IP", "params": {"ef": max(64, 4 * depth)}},
+            search_params={"metric_type": "IP", "params": {"ef": max(64, limit)}},
             output_fields=["row"],
         )[0]
-        best: dict[int, float] = {}
-        for hit in found:
-            if len(best) == depth:
-                break
-            best.setdefault(int(hit["entity"]["row"]), float(hit["distance"]))
-        return best
+        return [int(hit["entity"]["row"]) for hit in found], [float(hit["distance"]) for hit in found]
 
     def speaker_match(self, question: str, rows: list[int]) -> list[float]:
         """The IDF-weighted question words (as FTS5 stems them) found in each passage's speaker field (the

@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from rag.index.base import MAX_SENTENCES
 from rag.ingest.clean import sentence_spans
 from rag.types import Chunk, Document, Paragraph
 
 TokenCounter = Callable[[str], int]
 QUESTION_SHOWN_CHARS = 600  # a question shown beside its reply is cut (at a word) only beyond this
-MAX_SENTENCES = 64  # sentence vectors are numbered row * MAX_SENTENCES + i; the last takes the rest
 
 
 @dataclass(frozen=True)

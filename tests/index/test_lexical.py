@@ -23,7 +23,9 @@ def document(doc_id: str, texts: tuple[str, ...]) -> tuple[Document, list[Chunk]
     for said in texts:
         chunks.append(Chunk(f"{doc_id}:{start}", doc_id, "Sergey Lavrov", start, start + len(said), said, 8))
         start += len(said) + 2
-    doc = Document(doc_id, f"Briefing {doc_id}", "2021-01-22", None, "Moscow", None, text, (), doc_id, "upload")
+    doc = Document(
+        doc_id, f"Briefing {doc_id}", "2021-01-22", None, "Moscow", None, text, (), doc_id, "upload"
+    )
     return doc, chunks
 
 
