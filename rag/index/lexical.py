@@ -37,9 +37,10 @@ CREATE TABLE chunks (
 CREATE INDEX chunks_by_doc ON chunks(doc_id);
 -- The question a reply answers is indexed beside the reply, so that BM25 finds the answer too.
 CREATE VIRTUAL TABLE chunks_fts USING fts5({", ".join(COLUMNS)}, tokenize='{TOKENIZER}');
--- Each passage's length in FTS5 tokens over all its columns, as bm25() counts it, counted at ingest
+-- The passages in chunks_fts and their tokens over all columns, as bm25() counts them, kept by every write
 -- (FTS5 keeps its own in an undocumented record): what scoring the words left out of a query needs.
-CREATE TABLE chunk_lengths (row INTEGER PRIMARY KEY, tokens INTEGER NOT NULL);
+CREATE TABLE lexical_totals (passages INTEGER NOT NULL, tokens INTEGER NOT NULL);
+INSERT INTO lexical_totals VALUES (0, 0);
 """
 
 
@@ -120,20 +121,29 @@ class ChunkStore:
             indexed.append((row, *fields))
         marks = ",".join("?" * (len(COLUMNS) + 1))
         self.db.executemany(f"INSERT INTO chunks_fts(rowid, {', '.join(COLUMNS)}) VALUES ({marks})", indexed)
-        with _tokenised(indexed) as scratch:
-            lengths = dict(scratch.execute("SELECT doc, COUNT(*) FROM v GROUP BY doc"))
-        self.db.executemany(
-            "INSERT INTO chunk_lengths VALUES (?,?)", [(r[0], lengths.get(r[0], 0)) for r in indexed]
-        )
+        self._add_totals(indexed, +1)
 
     def delete(self, doc_id: str) -> list[int]:
         """Remove a document and its chunks; returns the rows whose vectors must go too."""
         rows = [r[0] for r in self.db.execute("SELECT row FROM chunks WHERE doc_id = ?", (doc_id,))]
+        self._add_totals(self._indexed(rows), -1)
         self.db.executemany("DELETE FROM chunks_fts WHERE rowid = ?", [(r,) for r in rows])
-        self.db.executemany("DELETE FROM chunk_lengths WHERE row = ?", [(r,) for r in rows])
         self.db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
         self.db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
         return rows
+
+    def _indexed(self, rows: list[int]) -> list[tuple[Any, ...]]:
+        """The rows' values in chunks_fts: (rowid, then a value per column of COLUMNS)."""
+        marks = ",".join("?" * len(rows))
+        sql = f"SELECT rowid, {', '.join(COLUMNS)} FROM chunks_fts WHERE rowid IN ({marks})"
+        return [tuple(r) for r in self.db.execute(sql, rows)]
+
+    def _add_totals(self, indexed: Sequence[Sequence[Any]], sign: int) -> None:
+        """Count rows of chunks_fts (as _indexed gives them) in lexical_totals (sign 1), or out (-1)."""
+        with _tokenised(indexed) as scratch:
+            tokens = scratch.execute("SELECT COALESCE(SUM(cnt), 0) FROM r").fetchone()[0]
+        sql = "UPDATE lexical_totals SET passages = passages + ?, tokens = tokens + ?"
+        self.db.execute(sql, (sign * len(indexed), sign * tokens))
 
     def commit(self) -> None:
         """Commit, then compact when deletes have left over a quarter of the file's pages free."""
@@ -155,9 +165,7 @@ class ChunkStore:
 
     def bm25_statistics(self) -> tuple[int, float]:
         """(passages, mean tokens per passage over all columns), as FTS5's bm25() counts them."""
-        rows, tokens = self.db.execute(
-            "SELECT COUNT(*), COALESCE(SUM(tokens), 0) FROM chunk_lengths"
-        ).fetchone()
+        rows, tokens = self.db.execute("SELECT passages, tokens FROM lexical_totals").fetchone()
         return rows, (tokens / rows if rows else 0.0)
 
     def term_frequencies(
@@ -169,19 +177,14 @@ class ChunkStore:
         The rows are tokenised by FTS5 itself, in a scratch in-memory table with the index's tokenizer, so
         that words are stemmed and split exactly as in the index; a word of several tokens is left out.
         """
-        marks = ",".join("?" * len(rows))
-        lengths = dict(self.db.execute(f"SELECT row, tokens FROM chunk_lengths WHERE row IN ({marks})", rows))
-        texts = self.db.execute(
-            f"SELECT rowid, {', '.join(COLUMNS)} FROM chunks_fts WHERE rowid IN ({marks})", rows
-        ).fetchall()
         weights = dict(zip(COLUMNS, BM25_WEIGHTS, strict=True))
-        with _tokenised(
-            [*texts, *((-1 - i, w, *[""] * (len(COLUMNS) - 1)) for i, w in enumerate(words))]
-        ) as scratch:
+        asked = [(-1 - i, w, *[""] * (len(COLUMNS) - 1)) for i, w in enumerate(words)]
+        with _tokenised([*self._indexed(rows), *asked]) as scratch:
             tokens: dict[str, list[str]] = {}
             for doc, term in scratch.execute("SELECT doc, term FROM v WHERE doc < 0"):
                 tokens.setdefault(words[-1 - doc], []).append(term)
             stems = {word: terms[0] for word, terms in tokens.items() if len(terms) == 1}
+            lengths = dict(scratch.execute("SELECT doc, COUNT(*) FROM v WHERE doc >= 0 GROUP BY doc"))
             frequencies: dict[str, dict[int, float]] = {stem: {} for stem in stems.values()}
             marks = ",".join("?" * len(frequencies))
             for term, doc, column, n in scratch.execute(
@@ -289,11 +292,13 @@ def chunk_from(r: Mapping[str, Any]) -> Chunk:
 @contextlib.contextmanager
 def _tokenised(rows: Sequence[Sequence[Any]]) -> Iterator[sqlite3.Connection]:
     """A scratch in-memory FTS5 table `t` with the index's columns and tokenizer holding rows (rowid, then
-    a value per column), and `v`, its fts5vocab table of every token: how FTS5 itself splits and stems."""
+    a value per column), and its fts5vocab tables `v` (instance: every token) and `r` (row: per term, its
+    rows and occurrences): how FTS5 itself splits and stems."""
     with contextlib.closing(sqlite3.connect(":memory:")) as scratch:
         columns = ", ".join(COLUMNS)
         scratch.execute(f"CREATE VIRTUAL TABLE t USING fts5({columns}, tokenize='{TOKENIZER}')")
         scratch.execute("CREATE VIRTUAL TABLE v USING fts5vocab(t, instance)")
+        scratch.execute("CREATE VIRTUAL TABLE r USING fts5vocab(t, row)")
         marks = ",".join("?" * (len(COLUMNS) + 1))
         scratch.executemany(f"INSERT INTO t(rowid, {columns}) VALUES ({marks})", rows)
         yield scratch

@@ -27,8 +27,8 @@ from rag.errors import IndexBusy, IndexCorrupt, IndexMismatch, IndexMissing
 
 # 2: document format, language, source_url; passage times. 3: sentence vectors (sentences.faiss); BM25
 # fields of their own (speaker names and roles, title, place, date). 4: sentence vectors from their
-# passage's own pass (late chunking), sentences segmented once per paragraph. 5: each passage's length in
-# FTS5 tokens (chunk_lengths), so that nothing reads FTS5's undocumented records
+# passage's own pass (late chunking), sentences segmented once per paragraph. 5: the passages' total of
+# FTS5 tokens (lexical_totals), so that nothing reads FTS5's undocumented records
 FORMAT_VERSION = 5
 MANIFEST = "manifest.json"
 DATABASE = "chunks.sqlite"
