@@ -143,8 +143,9 @@ class Settings(BaseSettings):
     max_recording_bytes: int = Field(300_000_000, ge=1)
     # Every other request body (JSON questions, filters) is refused above this size (413).
     max_request_bytes: int = Field(1_000_000, ge=1024)
-    # Writes (uploads, deletes) queue in order; beyond this many waiting, or after waiting this long,
-    # a write is refused with 503 and Retry-After.
+    # Writes (uploads, deletes) queue in order; beyond this many waiting, a write is refused with 503 and
+    # Retry-After. An upload that has waited this long for the writes before it is taken as a background
+    # job (202, as a large one); a delete that has is refused with 503.
     max_queued_writes: int = Field(8, ge=1)
     write_wait_seconds: float = Field(30.0, gt=0)
     # How long opening may take: `rag serve` that has not loaded its model and index after this many seconds
