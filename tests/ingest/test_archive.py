@@ -22,6 +22,7 @@ from rag.ingest.parse import parse_document, read_transcript
 from rag.types import Document
 from tests.conftest import DOCS, ROOT
 
+pytestmark = pytest.mark.slow  # minutes of parsing and segmenting: outside `make test-fast`
 ARCHIVE = Path(os.environ.get("RAG_ARCHIVE_DIR") or ROOT.parent / "shared" / "corpus" / "wh-press-briefings")
 _WORD = re.compile(r"\w+(?:['’.]\w+)*")
 # What the parsers take out of a briefing on purpose: front matter, the place and time lines before the
