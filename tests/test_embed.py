@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from rag.config import Settings
-from rag.embed import QUANTISATIONS, Cpu, Embedder, choose_backend
+from rag.embed import QUANTISATIONS, Cpu, Embedder, choose_backend, choose_device
 from rag.errors import RagError
 from rag.index.store import current_generation
 from rag.service import Service
@@ -69,6 +69,32 @@ def test_an_existing_index_keeps_the_backend_and_int8_config_it_was_built_with()
     assert choose_backend("onnx", avx2_only, built_on_vnni).backend == "onnx"  # asked: it will re-embed
     vnni = Cpu.from_cpuinfo(CPUINFO["icelake-vnni"][1], "x86_64")
     assert choose_backend("auto", vnni, ("onnx", None)).backend == "onnx"
+
+
+def test_the_device_is_the_gpu_when_torch_sees_one_unless_the_index_was_built_on_the_cpu():
+    yes, no = (lambda: True), (lambda: False)
+    assert choose_device("auto", None, yes, no)[0] == "cuda"
+    assert choose_device("auto", ("torch", None), yes, no)[0] == "cuda"
+    assert choose_device("auto", ("onnx-int8", "avx512_vnni"), yes, no) == (
+        "cpu", "the index was built on the CPU with onnx-int8"
+    )
+    assert choose_device("auto", None, no, yes)[0] == "cpu"  # auto never picks Metal: it is asked for
+    assert choose_device("mps", None, no, yes)[0] == "mps"
+    assert choose_device("cpu", None, yes, yes)[0] == "cpu"
+    with pytest.raises(RagError, match=r"RAG_DEVICE=cuda, but torch sees no CUDA device: set") as error:
+        choose_device("cuda", None, no, no)
+    assert "\n" not in str(error.value)
+
+
+def test_a_gpu_gets_bigger_batches_and_this_cpu_its_own(monkeypatch, tmp_path):
+    cpu = Embedder(MODEL, 32, "auto", tmp_path, device="auto")
+    monkeypatch.setattr("rag.embed._cuda", lambda: False)
+    assert (cpu.device, cpu.batch_size) == ("cpu", 32)
+    monkeypatch.setattr("rag.embed._cuda", lambda: True)
+    gpu = Embedder(MODEL, 32, "auto", tmp_path, device="auto")
+    assert (gpu.device, gpu.batch_size) == ("cuda", 128)
+    assert Embedder(MODEL, 256, "auto", tmp_path, device="cuda").batch_size == 256
+    assert Embedder.from_settings(Settings(device="cpu", index_dir=tmp_path)).device == "cpu"
 
 
 @pytest.fixture(scope="module")

@@ -272,15 +272,16 @@ def test_the_eval_index_is_cached_and_updated_incrementally(small_eval, embedder
     assert second.ingest([docs]).embedded == 0  # nothing left to embed
 
 
-WH = ROOT / "eval" / "wh"
+WH = ROOT / "eval" / "wh" / "part"
 
 
 @pytest.mark.slow
 def test_the_white_house_eval_set_does_not_regress():
-    """The archive's regression gate: eval/wh/docs ingested into its own cached index, then checked
-    against eval/wh/baseline.json."""
+    """The archive's regression gate, on the fixed part of eval/wh/ that bench/wh_part.py chose (44 of its
+    120 briefings, 123 of its 292 questions; it tracks the whole set, as eval/wh/README.md shows):
+    eval/wh/part/docs ingested into its own cached index, then checked against eval/wh/part/baseline.json."""
     if not (WH / "questions.jsonl").is_file():
-        pytest.skip("eval/wh/questions.jsonl is absent")
+        pytest.skip("eval/wh/part/questions.jsonl is absent")
     command = [str(ROOT / ".venv" / "bin" / "rag"), "eval", "--questions", str(WH / "questions.jsonl")]
     result = subprocess.run(
         [*command, "--docs", str(WH / "docs"), "--check", "--json"],

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rag.errors import IndexBusy, IndexCorrupt, IndexMismatch, IndexMissing
+from rag.errors import IndexCorrupt, IndexMismatch, IndexMissing, WriteTimedOut
 
 # 2: document format, language, source_url; passage times. 3: sentence vectors (sentences.faiss); BM25
 # fields of their own (speaker names and roles, title, place, date). 4: sentence vectors from their
@@ -125,7 +125,7 @@ def writer_lock(index_dir: Path, timeout: float | None = None) -> Iterator[None]
     """Serialise writers across processes; readers never take it.
 
     Raises:
-        IndexBusy: another process held it for more than timeout seconds (None: wait as long as it takes).
+        WriteTimedOut: another process held it for more than timeout seconds (None: wait as long as it takes).
     """
     index_dir.mkdir(parents=True, exist_ok=True)
     with open(index_dir / ".lock", "w") as handle:
@@ -136,7 +136,7 @@ def writer_lock(index_dir: Path, timeout: float | None = None) -> Iterator[None]
                 break
             except BlockingIOError:
                 if deadline is None or time.monotonic() > deadline:
-                    raise IndexBusy(
+                    raise WriteTimedOut(
                         f"another process (a `rag ingest`?) has been writing {index_dir} for over "
                         f"{timeout:g} s: retry later",
                         max(1, round(timeout or 1)),

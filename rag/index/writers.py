@@ -2,7 +2,8 @@
 
 Within a process, writes (uploads, deletes, ingests) take turns first come, first served; across
 processes the index's file lock (store.writer_lock) still serialises them. A write that finds the queue
-full, or waits past its timeout, is refused with IndexBusy rather than left hanging.
+full is refused with IndexBusy, and one that waits past its timeout with WriteTimedOut, rather than left
+hanging (the HTTP API takes such an upload as a background job).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from rag.errors import IndexBusy
+from rag.errors import IndexBusy, WriteTimedOut
 
 
 class Ticket:
@@ -48,7 +49,7 @@ class WriterQueue:
             self._queue.remove(ticket)
             if not ready:
                 self._cond.notify_all()
-                raise IndexBusy(
+                raise WriteTimedOut(
                     f"waited {timeout:g} s for the writes before this one: retry later", self._retry_after()
                 )
             self._busy = True

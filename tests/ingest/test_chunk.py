@@ -8,7 +8,7 @@ import statistics
 import pytest
 
 from rag.ingest.chunk import ChunkSettings, chunk_document
-from rag.ingest.clean import sentence_spans
+from rag.ingest.clean import _segmenter, sentence_spans
 from rag.ingest.parse import parse_document, read_transcript
 from rag.types import Chunk, Document, Paragraph
 from tests.conftest import DOCS
@@ -113,6 +113,28 @@ def test_sentence_spans_respect_abbreviations():
         "Did they?",
         "Yes.",
     ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "  Thank you, Jen  ",  # no mark at all: kept whole without pysbd
+        "Why now?",
+        "Wait, what?!",
+        "Really...",
+        "He said \"stop\" and left!\u201d ",
+        "Mr. Kerry met officials",  # an abbreviation: pysbd decides
+        "So?Yes",
+        "1) first 2) second",
+        "one line\nand another",
+        "Yes. No.",
+        "   ",
+    ],
+)
+def test_a_turn_with_nothing_to_break_at_skips_pysbd_and_gets_what_pysbd_gives(text):
+    """The fast path for one-sentence text returns exactly pysbd's spans; text pysbd could break goes to it."""
+    pieces = [s.strip() for s in _segmenter("en").segment(text) if s.strip()]
+    assert [text[a:b] for a, b in sentence_spans(text)] == pieces
 
 
 def test_a_passages_sentences_are_its_paragraphs_sentences_segmented_once(seed_chunks):

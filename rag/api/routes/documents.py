@@ -24,6 +24,7 @@ from rag.api.schemas import (
     TextUpload,
     UrlUpload,
 )
+from rag.errors import WriteTimedOut
 from rag.ingest.recording import is_recording
 from rag.jobs import KEEP, Job
 from rag.service import doc_id_for, document_fields
@@ -100,7 +101,13 @@ def get_document(doc_id: str, service: ServiceDep) -> DocumentWithText:
     status_code=201,
     response_model=Document,
     responses=_WRITE_ERRORS
-    | {202: {"model": JobStatus, "description": "A large upload, accepted: poll GET /jobs/{job_id}"}},
+    | {
+        202: {
+            "model": JobStatus,
+            "description": "A large upload, or one the writes before it kept waiting, accepted: poll "
+            "GET /jobs/{job_id}",
+        }
+    },
     openapi_extra=_UPLOAD_BODY,
     summary="Upload a transcript: searchable when this returns (201), or indexed in the background (202)",
 )
@@ -184,10 +191,16 @@ async def _upload(request: Request, service: ServiceDep, doc_id: str | None, rep
 
 
 async def _index(request: Request, service: ServiceDep, doc: DocumentData, size: int, replace: bool) -> Any:
-    """A parsed document written now (201), or, when over RAG_UPLOAD_JOB_BYTES, in the background (202)."""
+    """A parsed document written now (201), or in the background (202): when over RAG_UPLOAD_JOB_BYTES, or
+    when the writes before it kept it waiting RAG_WRITE_WAIT_SECONDS (a slow write is never refused; 503
+    only when the queue is full)."""
+    jobs = request.app.state.jobs
     if size > service.settings.upload_job_bytes:
-        return _accepted(await run_in_threadpool(request.app.state.jobs.submit_document, doc, replace))
-    await run_in_threadpool(service.add_documents, [doc], None, replace)
+        return _accepted(await run_in_threadpool(jobs.submit_document, doc, replace))
+    try:
+        await run_in_threadpool(service.add_documents, [doc], None, replace)
+    except WriteTimedOut:
+        return _accepted(await run_in_threadpool(jobs.submit_document, doc, replace))
     return Document.model_validate(document_fields(doc, service.chunk_counts().get(doc.doc_id, 0)))
 
 
