@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import re
 import threading
-import time
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import cached_property
-from pathlib import Path, PurePath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -22,23 +19,13 @@ from rag.answer.llm import LlmClient, LlmFailure, LlmSettings, build_messages, c
 from rag.answer.tokens import TokenCounter
 from rag.config import Settings, fusion_weights
 from rag.embed import Embedder
-from rag.errors import (
-    BadInput,
-    Conflict,
-    IndexCorrupt,
-    IndexMismatch,
-    NotFound,
-    SkippedFile,
-    StoreUnavailable,
-)
-from rag.index.base import Embedded, PassageReader, Store, Update, require
-from rag.index.store import FORMAT_VERSION, Manifest, rebuild_reason
+from rag.errors import BadInput, NotFound, StoreUnavailable
+from rag.ids import SEE_IDS, UPLOAD, shown
+from rag.index.base import PassageReader, Store, require
 from rag.index.writers import Ticket, WriterQueue
-from rag.ingest.chunk import ChunkSettings, chunk_document, question_answered, sentence_offsets
-from rag.ingest.clean import decode
-from rag.ingest.parse import SUFFIXES, parse_document, read_transcript
-from rag.ingest.recording import RECORDINGS, Transcriber, is_recording, probe, recording_document
-from rag.ingest.web import FetchPolicy, fetch, page_document
+from rag.ingest.chunk import question_answered
+from rag.ingest.indexer import Indexer, Progress
+from rag.ingest.recording import Transcriber
 from rag.rerank import Reranker
 from rag.retrieve import FusionSettings, Hit, Mode, Retriever
 from rag.timeline import Timeline, count_by_month
@@ -54,11 +41,6 @@ VERIFY_CANDIDATES = 20  # passages of the hybrid retrieval whose turns a quote i
 MAX_FILTER_DOCS = 1000  # doc_ids in one filter; SQLite binds each as a variable
 NOT_FOUND = "not_in_transcripts"  # an abstention's reason when the evidence is weak
 NO_MATCH_MESSAGE = "No passages match these filters: widen or clear them to search all the transcripts."
-Progress = Callable[[int, int], None]  # (chunks embedded so far, chunks to embed)
-UPLOAD = "upload"  # the source of a document that came without a file
-_SEE_IDS = "see `rag documents` or `GET /documents` for the ids in the index"
-_WORD_CHAR = re.compile(r"\w")
-MAX_DOC_ID = 255  # characters: the longest file name most file systems allow
 
 
 @dataclasses.dataclass
@@ -82,6 +64,7 @@ class Service:
         self._loaded: _Generation | None = None
         self._load_lock = threading.RLock()  # reading() holds it while _live() loads
         self.writers = WriterQueue(settings.max_queued_writes, settings.write_wait_seconds)
+        self.indexer = Indexer(settings, self.store, self.embedder, self.writers, lambda: self.transcriber)
 
     # -- reading -------------------------------------------------------------------------------------
 
@@ -382,7 +365,7 @@ class Service:
         if filters.doc_ids:
             known = retriever.store.known_doc_ids(filters.doc_ids)
             if unknown := [d for d in filters.doc_ids if d not in known]:
-                raise NotFound(f"unknown doc_id {_shown(unknown[0])} in filters: {_SEE_IDS}")
+                raise NotFound(f"unknown doc_id {shown(unknown[0])} in filters: {SEE_IDS}")
         for name in ("since", "until"):
             value = getattr(filters, name)
             if value is not None:
@@ -390,25 +373,15 @@ class Service:
         if filters.since and filters.until and filters.since > filters.until:
             raise BadInput(f"since ({filters.since}) is after until ({filters.until})")
 
-    # -- writing -------------------------------------------------------------------------------------
+    # -- writing: delegated to the indexer -----------------------------------------------------------
 
     @property
     def signature(self) -> dict[str, Any]:
-        s = self.settings
-        return {
-            "format_version": FORMAT_VERSION,
-            "model": self.embedder.name,
-            "backend": self.embedder.backend,
-            "quantisation": self.embedder.quantisation,
-            "prompts": self.embedder.prompts,
-            "chunking": {"max_tokens": s.chunk_max_tokens, "overlap_sentences": s.chunk_overlap_sentences},
-        }
+        """How these settings and this embedder build an index: a manifest that differs is stale."""
+        return self.indexer.signature
 
     def chunk(self, doc: Document) -> list[Chunk]:
-        settings = ChunkSettings(
-            self.settings.chunk_max_tokens, self.settings.chunk_overlap_sentences, self.embedder.max_tokens
-        )
-        return chunk_document(doc, self.embedder.count_tokens, settings)
+        return self.indexer.chunk(doc)
 
     def ingest(
         self,
@@ -425,42 +398,12 @@ class Service:
         With `ray` (a Ray cluster's address, or "" for a local one), chunking and embedding run on Ray.
         Recordings are transcribed first (once: cached by sha256), `listening` told (seconds, duration).
         """
-        started = time.perf_counter()
-        report = IngestReport()
-        files = _collect(paths or [self.settings.docs_dir], report)
-        with self.writers.turn(), self.store.lock(None):
-            key = self.store.live()
-            try:
-                old = self.store.manifest()
-                report.rebuild_reason = rebuild_reason(old, self.signature) if old else None
-            except IndexCorrupt as exc:
-                old, report.rebuild_reason = None, str(exc)
-            previous = old.documents if old else {}
-            fresh = self._read_changed(files, previous, report, listening)
-            report.removed = [
-                d for d, meta in previous.items() if d not in files and _is_gone(meta["source"])
-            ]
-            if key and report.rebuild_reason:
-                fresh += self._carry_over(key, files, report)
-            if not (fresh or report.removed or report.rebuild_reason) and old:
-                report.chunks = old.chunks
-            else:
-                self._write_generation(not report.rebuild_reason, previous, fresh, report, progress, ray)
-        report.seconds = time.perf_counter() - started
-        return report
+        return self.indexer.ingest(paths, progress, ray, listening)
 
     def ingest_urls(self, urls: Sequence[str], progress: Progress | None = None) -> IngestReport:
         """Fetch each web page (from any host: the CLI runs on the user's machine) and index its
         transcript, replacing the document of the same id; a page that fails is skipped and named."""
-        docs, skipped = [], []
-        for url in urls:
-            try:
-                docs.append(self.prepare_url(url, replace=True, server=False))
-            except BadInput as exc:
-                skipped.append((url, f"{url}: {exc}"))
-        report = self.add_documents(docs, progress) if docs else IngestReport()
-        report.skipped.extend(skipped)
-        return report
+        return self.indexer.ingest_urls(urls, progress)
 
     def upload(self, doc_id: str, raw: bytes, replace: bool = False) -> Document:
         """Parse, chunk and embed an uploaded transcript; searchable when this returns.
@@ -478,15 +421,7 @@ class Service:
             BadInput: the id or the text is unusable.
             Conflict: the id is taken and replace is off.
         """
-        doc_id = check_doc_id(doc_id)
-        try:
-            doc = parse_document(doc_id, decode(raw, doc_id), hashlib.sha256(raw).hexdigest(), UPLOAD)
-        except SkippedFile as exc:
-            raise BadInput(str(exc)) from None
-        if not doc.text:
-            raise BadInput(f"{doc_id}: no transcript text left after cleaning")
-        self._refuse_upload_id(doc_id, replace)
-        return doc
+        return self.indexer.prepare_upload(doc_id, raw, replace)
 
     def prepare_url(
         self, url: str, doc_id: str | None = None, replace: bool = False, server: bool = True
@@ -500,24 +435,7 @@ class Service:
             BadInput: the address, the fetch or the id is unusable.
             Conflict: the id is taken and replace is off.
         """
-        s = self.settings
-        policy = (
-            FetchPolicy.server(s.fetch_hosts, s.fetch_max_bytes, s.fetch_timeout)
-            if server
-            else FetchPolicy(None, s.fetch_max_bytes, s.fetch_timeout)
-        )
-        policy.check(url)  # before the id: a refused address says so first
-        doc_id = check_doc_id(doc_id) if doc_id else url_doc_id(url)
-        self._refuse_upload_id(doc_id, replace)
-        return page_document(doc_id, fetch(url, policy), UPLOAD)
-
-    def _refuse_upload_id(self, doc_id: str, replace: bool) -> None:
-        """Conflict when the id is taken (unless replacing it) or differs only in case from one taken."""
-        manifest = self.store.manifest()
-        documents = manifest.documents if manifest else {}
-        if not replace:
-            _refuse_taken([doc_id], documents)
-        _refuse_case_twin(doc_id, documents)
+        return self.indexer.prepare_url(url, doc_id, replace, server)
 
     def prepare_recording(
         self, doc_id: str, raw: bytes, name: str, replace: bool = False
@@ -529,22 +447,7 @@ class Service:
             BadInput: the id is unusable or the file is not a readable recording.
             Conflict: the id is taken and replace is off.
         """
-        doc_id = check_doc_id(doc_id)
-        try:
-            probe(raw, name)
-        except SkippedFile as exc:
-            raise BadInput(str(exc)) from None
-        self._refuse_upload_id(doc_id, replace)
-        sha256 = hashlib.sha256(raw).hexdigest()
-
-        def transcribe() -> Document:
-            try:
-                heard = self.transcriber.transcribe(raw, sha256)
-                return recording_document(doc_id, heard, sha256=sha256, source=UPLOAD)
-            except SkippedFile as exc:
-                raise BadInput(str(exc)) from None
-
-        return transcribe
+        return self.indexer.prepare_recording(doc_id, raw, name, replace)
 
     def add_documents(
         self,
@@ -559,21 +462,7 @@ class Service:
         A write waits for the writes queued before it: at most write_wait_seconds, or, with a ticket
         reserved when a background job was accepted, as long as it takes.
         """
-        started = time.perf_counter()
-        report = IngestReport()
-        wait = None if ticket else self.settings.write_wait_seconds
-        turn = self.writers.hold(ticket, None) if ticket else self.writers.turn()
-        with turn, self.store.lock(wait):
-            old = self._writable_manifest()
-            previous = old.documents if old else {}
-            if not replace:
-                _refuse_taken([d.doc_id for d in docs], previous)
-            for doc in docs:  # checked again here: another write may have come between
-                _refuse_case_twin(doc.doc_id, previous)
-                (report.updated if doc.doc_id in previous else report.added).append(doc.doc_id)
-            self._write_generation(old is not None, previous, list(docs), report, progress)
-        report.seconds = time.perf_counter() - started
-        return report
+        return self.indexer.add_documents(docs, progress, replace, ticket)
 
     def delete_document(self, doc_id: str) -> str | None:
         """Remove a document from the index, atomically. Its file, if any, is left alone.
@@ -581,193 +470,13 @@ class Service:
         Returns:
             A note for the user when the document's file is still there (the next ingest adds it back).
         """
-        doc_id = unicodedata.normalize("NFC", doc_id)
-        report = IngestReport(removed=[doc_id])
-        with self.writers.turn(), self.store.lock(self.settings.write_wait_seconds):
-            old = self._writable_manifest()
-            if old is None or doc_id not in old.documents:
-                raise NotFound(f"unknown doc_id {_shown(doc_id)}: {_SEE_IDS}")
-            source = old.documents[doc_id].get("source", UPLOAD)
-            self._write_generation(True, old.documents, [], report, None)
-        if source != UPLOAD and Path(source).exists():
-            return (
-                f"its file {source} is still there: the next `rag ingest` adds it back "
-                "(move or delete the file to keep it out)"
-            )
-        return None
-
-    def _writable_manifest(self) -> Manifest | None:
-        old = self.store.manifest()
-        if old and (reason := rebuild_reason(old, self.signature)):
-            raise IndexMismatch(f"index is stale ({reason}): run `rag ingest` to rebuild it first")
-        return old
-
-    def _read_changed(
-        self,
-        files: dict[str, Path],
-        previous: dict[str, dict[str, Any]],
-        report: IngestReport,
-        listening: Progress | None = None,
-    ) -> list[Document]:
-        fresh = []
-        uploads = {d.casefold(): d for d, known in previous.items() if known.get("source") == UPLOAD}
-        for doc_id, path in files.items():
-            companion = _companion(path) if is_recording(path.name) else None
-            try:
-                if is_recording(path.name):
-                    text, (heard_sha256, sha256) = "", _recording_sha256(path, companion)
-                else:
-                    text, sha256 = read_transcript(path)
-            except SkippedFile as exc:
-                report.skipped.append((str(path), str(exc)))
-                continue
-            known = previous.get(doc_id)
-            twin = uploads.get(doc_id.casefold())
-            if twin is not None and twin != doc_id:
-                report.skipped.append(
-                    (
-                        str(path),
-                        f"{path}: doc_id {doc_id!r} differs only in case from the upload {twin!r} in the "
-                        f"index, kept as it is (`rag delete {twin}` first to index this file instead)",
-                    )
-                )
-                continue
-            if known and known.get("source") == UPLOAD:
-                report.skipped.append(
-                    (
-                        str(path),
-                        f"{path}: doc_id {doc_id!r} is an upload in the index, kept as it is "
-                        f"(`rag delete {doc_id}` first to index this file instead)",
-                    )
-                )
-                continue
-            if known and known["sha256"] == sha256 and not report.rebuild_reason:
-                report.unchanged.append(doc_id)
-                continue
-            try:
-                if is_recording(path.name):
-                    doc = self._transcribed(doc_id, path, (heard_sha256, sha256), companion, listening)
-                else:
-                    doc = parse_document(doc_id, text, sha256, str(path.resolve()), str(path))
-            except SkippedFile as exc:
-                report.skipped.append((str(path), str(exc)))
-                continue
-            (report.updated if known else report.added).append(doc_id)
-            if doc_id != path.stem:
-                report.renamed.append((str(path), doc_id))
-            fresh.append(doc)
-        return fresh
-
-    def _transcribed(
-        self,
-        doc_id: str,
-        path: Path,
-        sha256s: tuple[str, str],
-        companion: Path | None,
-        listening: Progress | None,
-    ) -> Document:
-        """A recording file's machine transcript, with the speaker turns of the transcript of the same
-        event beside it (same stem) when there is one.
-
-        Raises:
-            SkippedFile: the recording cannot be read, or no speech is recognised in it.
-        """
-        probe(path, str(path))
-        try:
-            heard = self.transcriber.transcribe(path, sha256s[0], listening)
-        except SkippedFile as exc:
-            raise SkippedFile(f"{path}: {exc}") from None
-        aligned = None
-        if companion is not None:
-            text, companion_sha256 = read_transcript(companion)
-            aligned = parse_document(doc_id, text, companion_sha256, str(companion.resolve()), str(companion))
-        source = str(path.resolve())
-        return recording_document(doc_id, heard, sha256=sha256s[1], source=source, companion=aligned)
-
-    def _carry_over(self, key: str, files: dict[str, Path], report: IngestReport) -> list[Document]:
-        """Documents not among this run's files (uploads, other folders), re-chunked from the old index."""
-        store = self.store.open(key)
-        try:
-            kept = [
-                d
-                for d in store.documents()
-                if (d.doc_id not in files or d.source == UPLOAD) and d.doc_id not in report.removed
-            ]
-        finally:
-            store.close()
-        report.updated += [d.doc_id for d in kept]
-        return kept
-
-    def _write_generation(
-        self,
-        base: bool,
-        previous: dict[str, dict[str, Any]],
-        fresh: list[Document],
-        report: IngestReport,
-        progress: Progress | None,
-        ray: str | None = None,
-    ) -> None:
-        """Chunk and embed the fresh documents (here, or on a Ray cluster when `ray` is an address or ""
-        for a local one) and write the next version (on the live one, or from scratch) atomically."""
-        documents = dict(previous) if base else {}
-        drop = [d for d in report.removed + [d.doc_id for d in fresh] if d in documents]
-        for doc_id in drop:
-            documents.pop(doc_id)
-        report.languages = {doc.doc_id: doc.language for doc in fresh}
-        if ray is None:
-
-            def here() -> Iterator[Embedded]:  # once the store has begun its write, as a killable step of it
-                yield from self._embedded(fresh, progress, self.store.sentence_vectors)
-
-            embedded: Iterable[Embedded] = here()
-        else:
-            from rag.ingest.distributed import embed_on_ray
-
-            embedded = embed_on_ray(fresh, self, ray, progress)
-
-        def counted() -> Iterator[Embedded]:
-            for item in embedded:
-                report.embedded += len(item.chunks)
-                yield item
-
-        manifest = Manifest(
-            model=self.embedder.name,
-            backend=self.embedder.backend,
-            quantisation=self.embedder.quantisation,
-            prompts=self.embedder.prompts,
-            dimension=self.embedder.dimension,
-            model_max_tokens=self.embedder.max_tokens,
-            chunking=self.signature["chunking"],
-        )
-        report.chunks = self.store.write(Update(base, drop, counted(), manifest, documents))
-
-    def _embedded(self, docs: list[Document], progress: Progress | None, sentences: bool) -> list[Embedded]:
-        """Each document with its passages and their vectors (and, with `sentences`, each passage's
-        sentence vectors, from the same pass of the model), embedded here."""
-        chunked = [(doc, self.chunk(doc)) for doc in docs]
-        every = [c for _, chunks in chunked for c in chunks]
-        done = 0
-
-        def advance(n: int) -> None:
-            nonlocal done
-            done += n
-            if progress:
-                progress(done, len(every))
-
-        spans = [sentence_offsets(c) for c in every] if sentences else None
-        vectors, said = self.embedder.encode_passages([c.embedding_input for c in every], spans, advance)
-        embedded, first = [], 0
-        for doc, chunks in chunked:
-            last = first + len(chunks)
-            embedded.append(Embedded(doc, chunks, vectors[first:last], said[first:last] if said else None))
-            first = last
-        return embedded
+        return self.indexer.delete_document(doc_id)
 
 
 def _document(store: PassageReader, doc_id: str) -> Document:
     doc = store.document(doc_id)
     if doc is None:
-        raise NotFound(f"unknown doc_id {_shown(doc_id)}: {_SEE_IDS}")
+        raise NotFound(f"unknown doc_id {shown(doc_id)}: {SEE_IDS}")
     return doc
 
 
@@ -880,148 +589,3 @@ def document_fields(doc: Document, chunks: int) -> dict[str, Any]:
         "transcript": doc.transcript,
         "recording": dataclasses.asdict(doc.recording) if doc.recording else None,
     }
-
-
-def doc_id_for(filename: str) -> str:
-    """The doc_id of a transcript file, the same for `rag ingest` and an upload: the file name without
-    its extension, with each run of other characters than letters, digits, '.' and '-' made one '_'
-    and '_', '.', '-' trimmed from its ends (a name made of none of them gets 'document'); at most 255,
-    the longest file name most file systems allow."""
-    known = PurePath(filename).suffix.lower() in (*SUFFIXES, *RECORDINGS)
-    return _slug(PurePath(filename).stem if known else filename)
-
-
-def url_doc_id(url: str) -> str:
-    """The doc_id of a web page: its host and path, e.g. 'www.state.gov_briefings_2024-01-10'."""
-    parts = urlsplit(url)
-    return _slug(f"{parts.hostname or ''}{parts.path}".rstrip("/").removesuffix(".html"))
-
-
-def _id_char(c: str) -> bool:
-    """A character a doc_id may hold: a letter or digit of any script, a combining mark (the vowel signs of
-    हिन्दी, the accent of a decomposed é), '_', '.' or '-'."""
-    return c in "_.-" or bool(_WORD_CHAR.match(c)) or unicodedata.category(c).startswith("M")
-
-
-def _id_start(c: str) -> bool:
-    return c != "_" and bool(_WORD_CHAR.match(c))
-
-
-def _is_doc_id(doc_id: str) -> bool:
-    return 0 < len(doc_id) <= MAX_DOC_ID and _id_start(doc_id[0]) and all(map(_id_char, doc_id))
-
-
-def _slug(stem: str) -> str:
-    stem = unicodedata.normalize("NFC", stem)  # one visible name, one id: macOS writes names decomposed
-    if _is_doc_id(stem):
-        return stem
-    slug = re.sub("_+", "_", "".join(c if _id_char(c) else "_" for c in stem))
-    while slug and not _id_start(slug[0]):
-        slug = slug[1:]
-    slug = slug[:MAX_DOC_ID].rstrip("_.-")
-    return slug or "document"
-
-
-def check_doc_id(doc_id: str) -> str:
-    """A doc_id chosen by the caller, in Unicode NFC and checked: the form doc_id_for gives."""
-    doc_id = unicodedata.normalize("NFC", doc_id)
-    if not _is_doc_id(doc_id):
-        raise BadInput(
-            f"doc_id {_shown(doc_id)} must start with a letter or digit and hold only letters (with their "
-            f"marks), digits, '_', '.' or '-' (at most {MAX_DOC_ID}), e.g. {doc_id_for(doc_id)!r}"
-        )
-    return doc_id
-
-
-def case_twin(doc_id: str, doc_ids: Iterable[str]) -> str | None:
-    """Another doc_id that differs from this one only in case ("CROSS" and "cross"): one document to a
-    reader, so never two in one index."""
-    folded = doc_id.casefold()
-    return next((other for other in doc_ids if other != doc_id and other.casefold() == folded), None)
-
-
-def _refuse_case_twin(doc_id: str, documents: dict[str, dict[str, Any]]) -> None:
-    if (twin := case_twin(doc_id, documents)) is not None:
-        raise Conflict(
-            f"doc_id {_shown(doc_id)} differs only in case from {twin!r}, already in the index: upload as "
-            f"{twin!r} (with ?replace=true to replace it), or choose another doc_id"
-        )
-
-
-def _shown(doc_id: str, limit: int = 80) -> str:
-    """A doc_id as an error message quotes it: a long one is cut (it may be anything a client sent)."""
-    return repr(doc_id if len(doc_id) <= limit else doc_id[:limit] + "…")
-
-
-def _refuse_taken(doc_ids: Sequence[str], documents: dict[str, dict[str, Any]]) -> None:
-    for doc_id in doc_ids:
-        if doc_id in documents:
-            source = documents[doc_id].get("source", UPLOAD)
-            origin = "an earlier upload" if source == UPLOAD else f"the file {source}"
-            raise Conflict(
-                f"doc_id {doc_id!r} is already in the index (from {origin}): replace it with "
-                "?replace=true (or PUT /documents/{doc_id}), or choose another doc_id"
-            )
-
-
-def _collect(paths: Sequence[Path], report: IngestReport) -> dict[str, Path]:
-    """Transcript files and recordings by doc_id (doc_id_for their name); a second file with the same id
-    is skipped, but for a recording beside a transcript of the same stem: that one is indexed as
-    "stem.ext" (briefing.wav), the transcript keeping its id."""
-    files: dict[str, Path] = {}
-    folded: dict[str, str] = {}  # casefolded doc_id -> doc_id
-    for path in paths:
-        if not path.exists():
-            raise BadInput(f"{path}: no such file or directory")
-        candidates = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-        # Transcripts first, so that a recording beside one is the file that gives way.
-        for file in sorted(candidates, key=lambda f: is_recording(f.name)):
-            known = file.suffix.lower() in SUFFIXES or is_recording(file.name)
-            if not known or file.name.startswith("."):
-                if not path.is_dir():
-                    kinds = ", ".join((*SUFFIXES, *RECORDINGS))
-                    report.skipped.append((str(file), f"{file}: not a transcript nor a recording ({kinds})"))
-                continue
-            doc_id = doc_id_for(file.name)
-            if is_recording(file.name) and _companion(file) is not None:
-                doc_id = _slug(file.name)
-            if doc_id in files:
-                report.skipped.append(
-                    (str(file), f"{file}: doc_id {doc_id!r} already comes from {files[doc_id]}")
-                )
-                continue
-            if (twin := folded.get(doc_id.casefold())) is not None:
-                report.skipped.append(
-                    (
-                        str(file),
-                        f"{file}: doc_id {doc_id!r} differs only in case from {twin!r} ({files[twin]}): "
-                        "rename one of them",
-                    )
-                )
-                continue
-            files[doc_id] = file
-            folded[doc_id.casefold()] = doc_id
-    return files
-
-
-def _companion(recording: Path) -> Path | None:
-    """The transcript or caption file of the same event beside a recording: the same stem, in one of
-    the transcript suffixes (briefing.vtt for briefing.wav)."""
-    return next((c for s in SUFFIXES if (c := recording.with_suffix(s)).is_file()), None)
-
-
-def _recording_sha256(path: Path, companion: Path | None) -> tuple[str, str]:
-    """(the recording's sha256, the document's): the document changes with the recording and with its
-    companion, when it has one (the sha256 of both sha256s)."""
-    try:
-        own = hashlib.sha256(path.read_bytes()).hexdigest()
-        if companion is None:
-            return own, own
-        theirs = hashlib.sha256(companion.read_bytes()).hexdigest()
-    except OSError as exc:
-        raise SkippedFile(f"{path}: cannot read ({exc.strerror or exc})") from exc
-    return own, hashlib.sha256(f"{own}{theirs}".encode()).hexdigest()
-
-
-def _is_gone(source: str) -> bool:
-    return source != UPLOAD and not Path(source).exists()
