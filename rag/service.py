@@ -10,17 +10,14 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import numpy as np
-
-from rag.answer.extractive import ABSTAIN_MESSAGE, ExtractiveSettings, candidate_sentences, compose, select
-from rag.answer.llm import LlmClient, LlmFailure, LlmSettings, build_messages, check_answer
-from rag.answer.tokens import TokenCounter
+from rag.answer.compose import NOT_FOUND, Composer, Done, Event, Found, no_match
 from rag.config import Settings, fusion_weights
+from rag.contract import check_filters, check_k, validate_question
 from rag.embed import Embedder
 from rag.errors import BadInput, NotFound, StoreUnavailable
-from rag.ids import SEE_IDS, UPLOAD, shown
+from rag.ids import SEE_IDS, shown
 from rag.index.base import PassageReader, Store, require
 from rag.index.writers import Ticket, WriterQueue
 from rag.ingest.chunk import question_answered
@@ -32,15 +29,7 @@ from rag.timeline import Timeline, count_by_month
 from rag.types import Answer, Chunk, Document, Excerpt, Filters, IngestReport, Passage, format_citation
 from rag.verify import Alignment, Verification, judge, turns
 
-if TYPE_CHECKING:
-    from rag.answer.local_llm import LocalLlmClient
-
-MAX_QUESTION_CHARS = 2000
-MAX_K = 50
 VERIFY_CANDIDATES = 20  # passages of the hybrid retrieval whose turns a quote is compared with
-MAX_FILTER_DOCS = 1000  # doc_ids in one filter; SQLite binds each as a variable
-NOT_FOUND = "not_in_transcripts"  # an abstention's reason when the evidence is weak
-NO_MATCH_MESSAGE = "No passages match these filters: widen or clear them to search all the transcripts."
 
 
 @dataclasses.dataclass
@@ -59,7 +48,7 @@ class Service:
         self.settings = settings
         self.store = open_store(settings)
         self.embedder = embedder or Embedder.from_settings(settings, recorded_backend(self.store))
-        self.extractive = ExtractiveSettings()
+        self.composer = Composer(settings, self.embedder)
         self.reranker = Reranker(settings.reranker) if settings.reranker else None
         self._loaded: _Generation | None = None
         self._load_lock = threading.RLock()  # reading() holds it while _live() loads
@@ -157,9 +146,9 @@ class Service:
     ) -> Answer:
         """An answer of verbatim quotes (or, with an LLM, a composed one whose citations are checked),
         or an abstention when the evidence is weak."""
-        for kind, payload in self.ask_events(question, k, filters, llm, stream=False):
-            if kind == "done":
-                return payload  # type: ignore[return-value]
+        for event in self.ask_events(question, k, filters, llm, stream=False):
+            if isinstance(event, Done):
+                return event.answer
         raise AssertionError("ask_events ends with a done event")
 
     def ask_events(
@@ -169,49 +158,19 @@ class Service:
         filters: Filters | None = None,
         llm: str | None = None,
         stream: bool = True,
-    ) -> Iterator[tuple[str, object]]:
-        """The answer as events: ("passages", [Passage]), then ("delta", str) pieces of the answer as it is
-        written, then ("done", Answer). The done event's answer is authoritative: when an LLM fails or its
-        answer is unsupported, it differs from the deltas. Bad input raises before the first event."""
+    ) -> Iterator[Event]:
+        """The answer as events: Found(passages), then Delta pieces of the answer as it is written, then
+        Done(answer). The done event's answer is authoritative: when an LLM fails or its answer is
+        unsupported, it differs from the deltas. Bad input raises before the first event."""
         with self.reading() as retriever:
             filters = filters or Filters()
             passages, hits = self._retrieve(retriever, question, k, filters, "hybrid")
-            yield "passages", passages
+            yield Found("passages", passages)
             if filters and not passages:
-                extractive = Answer(NO_MATCH_MESSAGE, True, [], [], reason="no_match_for_filters")
+                extractive = no_match()
             else:
-                extractive = self._extractive(retriever, question, passages, hits)
-            yield from self._compose(question, passages, extractive, llm, stream)
-
-    def _compose(
-        self, question: str, passages: list[Passage], extractive: Answer, llm: str | None, stream: bool
-    ) -> Iterator[tuple[str, object]]:
-        if (llm or self.settings.llm) == "none" or extractive.abstained:
-            for i in range(0, len(words := extractive.answer.split(" ")), 8):
-                yield "delta", " ".join(words[i : i + 8]) + (" " if i + 8 < len(words) else "")
-            yield "done", extractive
-            return
-        try:
-            client = self._llm_client(llm or self.settings.llm)
-            messages, sources = build_messages(question, passages, self.token_counter, self.llm_settings)
-            if stream:
-                parts = []
-                for delta in client.stream(messages):
-                    parts.append(delta)
-                    yield "delta", delta
-                text = "".join(parts)
-            else:
-                text = client.complete(messages)
-        except LlmFailure as exc:
-            yield "done", dataclasses.replace(extractive, llm_error=str(exc))
-            return
-        checked = check_answer(text, sources, self._similarity)
-        removed = checked.removed or None
-        if checked.citations:
-            yield "done", Answer(checked.text, False, checked.citations, passages, None, False, removed)
-        else:
-            beside = f"{checked.text}\n\nFrom the transcripts:\n{extractive.answer}"
-            yield "done", Answer(beside, False, extractive.citations, passages, None, True, removed)
+                extractive = self.composer.extract(question, passages, self._weak(retriever, question, hits))
+            yield from self.composer.events(question, passages, extractive, llm, stream)
 
     def verify(self, quote: str, filters: Filters | None = None) -> Verification:
         """Whether a quote is in the transcripts verbatim, close to what was said, or not found.
@@ -226,7 +185,7 @@ class Service:
             return self._verify(retriever, quote, filters)
 
     def _verify(self, retriever: Retriever, quote: str, filters: Filters) -> Verification:
-        self._validate_filters(filters, retriever)
+        check_filters(filters, retriever.store.known_doc_ids)
         anyone = dataclasses.replace(filters, speaker=None)
         vector = self.embedder.encode([quote], role="query")[0]
         passages, _ = retriever.search(quote, vector, VERIFY_CANDIDATES, anyone, collapse_duplicates=False)
@@ -272,55 +231,10 @@ class Service:
         last = max([end, *(u.end for u in around)])
         return Excerpt(passage, first, last, doc.text[first:last], speakers)
 
-    def _llm_client(self, kind: str) -> LlmClient | LocalLlmClient:
-        """The OpenAI-compatible endpoint's client, or the in-process GGUF model's (loaded once)."""
-        if kind == "local":
-            from rag.answer.local_llm import LocalLlmClient
-
-            return LocalLlmClient(self.llm_settings, self.settings.llm_gguf, self.settings.llm_threads)
-        return LlmClient(self.llm_settings)
-
-    def _extractive(
-        self, retriever: Retriever, question: str, passages: list[Passage], hits: list[Hit]
-    ) -> Answer:
-        if self._weak(retriever, question, hits):
-            return Answer(ABSTAIN_MESSAGE, True, [], passages, reason=NOT_FOUND)
-        sentences = candidate_sentences(passages, self.extractive)
-        vectors = self.embedder.encode([s.text for s in sentences])
-        chosen = select(
-            question, sentences, vectors @ self.embedder.encode([question], role="query")[0], self.extractive
-        )
-        if not chosen:
-            return Answer(ABSTAIN_MESSAGE, True, [], passages, reason=NOT_FOUND)
-        text, citations = compose(chosen)
-        return Answer(text, False, citations, passages)
-
-    def _similarity(self, a: list[str], b: list[str]) -> np.ndarray:
-        vectors = self.embedder.encode([*a, *b])
-        return vectors[: len(a)] @ vectors[len(a) :].T
-
-    @cached_property
-    def llm_settings(self) -> LlmSettings:
-        s = self.settings
-        return LlmSettings(
-            base_url=s.llm_base_url,
-            model=s.llm_model,
-            api_key=s.llm_api_key,
-            timeout=s.llm_timeout,
-            max_tokens=s.llm_max_tokens,
-            temperature=s.llm_temperature,
-            max_retries=s.llm_max_retries,
-            context_tokens=s.llm_context_tokens,
-        )
-
     @cached_property
     def transcriber(self) -> Transcriber:
         """The speech recogniser for recordings, its model loaded when the first one comes."""
         return Transcriber.from_settings(self.settings)
-
-    @cached_property
-    def token_counter(self) -> TokenCounter:
-        return TokenCounter(self.settings.tiktoken_encoding, self.settings.tiktoken_file)
 
     def abstains(self, question: str, passages: list[Passage], hits: list[Hit]) -> bool:
         """Weak evidence: no passage in the top three is both close to the question and covers its terms."""
@@ -342,9 +256,8 @@ class Service:
         self, retriever: Retriever, question: str, k: int, filters: Filters, mode: Mode
     ) -> tuple[list[Passage], list[Hit]]:
         question = validate_question(question)
-        if not 1 <= k <= MAX_K:
-            raise BadInput(f"k must be between 1 and {MAX_K}, got {k}")
-        self._validate_filters(filters, retriever)
+        check_k(k)
+        check_filters(filters, retriever.store.known_doc_ids)
         vector = self.embedder.encode([question], role="query")[0] if mode != "bm25" else None
         if self.reranker is None:
             passages, hits = retriever.search(question, vector, k, filters, mode)
@@ -354,24 +267,6 @@ class Service:
                 question, *retriever.search(question, vector, depth, filters, mode), k
             )
         return _with_questions(passages, retriever.store), hits
-
-    @staticmethod
-    def _validate_filters(filters: Filters, retriever: Retriever) -> None:
-        if len(filters.doc_ids) > MAX_FILTER_DOCS:
-            raise BadInput(
-                f"filters name {len(filters.doc_ids):,} doc_ids; the limit is {MAX_FILTER_DOCS:,}: "
-                "filter by speaker or date instead, or search in several requests"
-            )
-        if filters.doc_ids:
-            known = retriever.store.known_doc_ids(filters.doc_ids)
-            if unknown := [d for d in filters.doc_ids if d not in known]:
-                raise NotFound(f"unknown doc_id {shown(unknown[0])} in filters: {SEE_IDS}")
-        for name in ("since", "until"):
-            value = getattr(filters, name)
-            if value is not None:
-                parse_date(value, name)
-        if filters.since and filters.until and filters.since > filters.until:
-            raise BadInput(f"since ({filters.since}) is after until ({filters.until})")
 
     # -- writing: delegated to the indexer -----------------------------------------------------------
 
@@ -550,42 +445,3 @@ def open_store(settings: Settings) -> Store:
     from rag.index.local import LocalStore
 
     return LocalStore(settings.index_dir, settings.ann_threshold, settings.bm25_budget)
-
-
-def validate_question(question: str, name: str = "question") -> str:
-    question = question.strip()
-    if not question:
-        example = "What did Lavrov say about ASEAN?" if name == "question" else "ASEAN is our partner"
-        raise BadInput(f'{name} is empty: give one, e.g. "{example}"')
-    if len(question) > MAX_QUESTION_CHARS:
-        raise BadInput(f"{name} is {len(question)} characters long; the limit is {MAX_QUESTION_CHARS}")
-    return question
-
-
-def parse_date(value: str, name: str = "date") -> str:
-    """An ISO date (YYYY-MM-DD), checked; raises BadInput with the expected form."""
-    from datetime import date
-
-    try:
-        return date.fromisoformat(value).isoformat()
-    except (TypeError, ValueError):
-        raise BadInput(f"{name} must be a date as YYYY-MM-DD, got {value!r}") from None
-
-
-def document_fields(doc: Document, chunks: int) -> dict[str, Any]:
-    """A document as the HTTP API and `--json` show it (CONTRACT.md's Document)."""
-    return {
-        "doc_id": doc.doc_id,
-        "title": doc.title,
-        "date": doc.date,
-        "place": doc.place,
-        "speakers": doc.speakers,
-        "chunks": chunks,
-        "sha256": doc.sha256,
-        "format": doc.format,
-        "language": doc.language,
-        "source_url": doc.source_url,
-        "origin": "upload" if doc.source == UPLOAD else "file",
-        "transcript": doc.transcript,
-        "recording": dataclasses.asdict(doc.recording) if doc.recording else None,
-    }

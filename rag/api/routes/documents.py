@@ -24,10 +24,10 @@ from rag.api.schemas import (
     TextUpload,
     UrlUpload,
 )
+from rag.contract import document_fields
 from rag.ids import doc_id_for
 from rag.ingest.recording import is_recording
 from rag.jobs import KEEP, Job
-from rag.service import document_fields
 from rag.types import Document as DocumentData
 
 router = APIRouter(tags=["documents"], dependencies=[Depends(require_key), Depends(require_ready)])
