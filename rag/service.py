@@ -4,41 +4,29 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import threading
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from rag.answer.compose import NOT_FOUND, Composer, Done, Event, Found, no_match
-from rag.config import Settings, fusion_weights
+from rag.config import Settings
 from rag.contract import check_filters, check_k, validate_question
 from rag.embed import Embedder
-from rag.errors import BadInput, NotFound, StoreUnavailable
-from rag.ids import SEE_IDS, shown
-from rag.index.base import PassageReader, Store, require
+from rag.generations import Generations, open_store, recorded_backend
 from rag.index.writers import Ticket, WriterQueue
-from rag.ingest.chunk import question_answered
 from rag.ingest.indexer import Indexer, Progress
 from rag.ingest.recording import Transcriber
+from rag.passages import document, excerpt, span_passage, with_questions
 from rag.rerank import Reranker
-from rag.retrieve import FusionSettings, Hit, Mode, Retriever
+from rag.retrieve import Hit, Mode, Retriever
 from rag.timeline import Timeline, count_by_month
-from rag.types import Answer, Chunk, Document, Excerpt, Filters, IngestReport, Passage, format_citation
+from rag.types import Answer, Chunk, Document, Excerpt, Filters, IngestReport, Passage
 from rag.verify import Alignment, Verification, judge, turns
 
 VERIFY_CANDIDATES = 20  # passages of the hybrid retrieval whose turns a quote is compared with
-
-
-@dataclasses.dataclass
-class _Generation:
-    """A loaded index version (a generation of the local store) and how many requests are reading it."""
-
-    key: str
-    retriever: Retriever
-    readers: int = 0
 
 
 class Service:
@@ -50,8 +38,7 @@ class Service:
         self.embedder = embedder or Embedder.from_settings(settings, recorded_backend(self.store))
         self.composer = Composer(settings, self.embedder)
         self.reranker = Reranker(settings.reranker) if settings.reranker else None
-        self._loaded: _Generation | None = None
-        self._load_lock = threading.RLock()  # reading() holds it while _live() loads
+        self.generations = Generations(settings, self.store, lambda: self.signature)
         self.writers = WriterQueue(settings.max_queued_writes, settings.write_wait_seconds)
         self.indexer = Indexer(settings, self.store, self.embedder, self.writers, lambda: self.transcriber)
 
@@ -63,42 +50,11 @@ class Service:
 
         A server reads through `reading()`, which keeps the generation open while it is used.
         """
-        return self._live().retriever
+        return self.generations.live()
 
-    @contextmanager
-    def reading(self) -> Iterator[Retriever]:
-        """The live generation's retriever, held open until the block ends; a generation that a writer
-        has replaced is closed (its files released) as soon as its last reader is done."""
-        with self._load_lock:
-            generation = self._live()
-            generation.readers += 1
-        try:
-            yield generation.retriever
-        finally:
-            with self._load_lock:
-                generation.readers -= 1
-                if generation.readers == 0 and generation is not self._loaded:
-                    generation.retriever.close()
-
-    def _live(self) -> _Generation:
-        """The store's live version, loaded when it changed (the manifest is checked then)."""
-        loaded = self._loaded
-        if loaded is not None and loaded.key == self.store.live():
-            return loaded
-        with self._load_lock:
-            key, _ = require(self.store, self.signature)
-            old = self._loaded
-            if old is not None and old.key == key:
-                return old
-            fusion = FusionSettings(
-                weights=fusion_weights(self.settings),
-                rrf_k=self.settings.rrf_k,
-                question_penalty=self.settings.question_penalty,
-            )
-            self._loaded = new = _Generation(key, Retriever(self.store.open(key), fusion))
-            if old is not None and old.readers == 0:
-                old.retriever.close()
-            return new
+    def reading(self) -> AbstractContextManager[Retriever]:
+        """The live generation's retriever, held open until the block ends (see Generations.reading)."""
+        return self.generations.reading()
 
     def documents(self) -> list[Document]:
         with self.reading() as retriever:
@@ -112,7 +68,7 @@ class Service:
     def document(self, doc_id: str) -> Document:
         doc_id = unicodedata.normalize("NFC", doc_id)  # ids are stored composed (check_doc_id)
         with self.reading() as retriever:
-            return _document(retriever.store, doc_id)
+            return document(retriever.store, doc_id)
 
     def search(
         self, question: str, k: int = 5, filters: Filters | None = None, mode: Mode = "hybrid"
@@ -192,7 +148,7 @@ class Service:
         clauses = [c for c in re.split(r"[.,;:!?\u2013\u2014]+", quote) if len(c.split()) >= 4]
         places = [(p.doc_id, p.start) for p in passages] + retriever.phrase_spans(clauses, anyone)
         # From the generation the candidates came from, even if a writer has switched in a newer one since.
-        docs = {doc_id: _document(retriever.store, doc_id) for doc_id in dict.fromkeys(d for d, _ in places)}
+        docs = {doc_id: document(retriever.store, doc_id) for doc_id in dict.fromkeys(d for d, _ in places)}
         units = {doc_id: turns(doc) for doc_id, doc in docs.items()}
         candidates = list(
             dict.fromkeys(u for d, start in places for u in units[d] if u.start <= start < u.end)
@@ -200,7 +156,7 @@ class Service:
 
         def passage(a: Alignment, rank: int) -> Passage:
             doc = docs[a.unit.doc_id]
-            return _span_passage(retriever.store, doc, a.start, a.end, a.unit.speaker, rank, a.similarity)
+            return span_passage(retriever.store, doc, a.start, a.end, a.unit.speaker, rank, a.similarity)
 
         texts = {doc_id: doc.text for doc_id, doc in docs.items()}
         return judge(quote, candidates, texts, filters.speaker, passage)
@@ -214,22 +170,7 @@ class Service:
             BadInput: a span that is empty or not within the text.
         """
         with self.reading() as retriever:
-            doc = _document(retriever.store, doc_id)
-            size = len(doc.text)
-            start = 0 if start is None else start
-            end = size if end is None else end
-            if not 0 <= start < end <= size:
-                raise BadInput(
-                    f"span [{start}:{end}] is not within {doc_id}'s text of {size:,} characters: "
-                    f"give 0 <= start < end <= {size}"
-                )
-            around = [u for u in turns(doc) if u.start < end and start < u.end]
-            speakers = tuple(dict.fromkeys(u.speaker for u in around if u.speaker))
-            speaker = speakers[0] if len(speakers) == 1 and len(around) == 1 else None
-            passage = _span_passage(retriever.store, doc, start, end, speaker, 1, 1.0)
-        first = min([start, *(u.start for u in around)])
-        last = max([end, *(u.end for u in around)])
-        return Excerpt(passage, first, last, doc.text[first:last], speakers)
+            return excerpt(retriever.store, document(retriever.store, doc_id), start, end)
 
     @cached_property
     def transcriber(self) -> Transcriber:
@@ -266,7 +207,7 @@ class Service:
             passages, hits = self.reranker.rerank(
                 question, *retriever.search(question, vector, depth, filters, mode), k
             )
-        return _with_questions(passages, retriever.store), hits
+        return with_questions(passages, retriever.store), hits
 
     # -- writing: delegated to the indexer -----------------------------------------------------------
 
@@ -366,82 +307,3 @@ class Service:
             A note for the user when the document's file is still there (the next ingest adds it back).
         """
         return self.indexer.delete_document(doc_id)
-
-
-def _document(store: PassageReader, doc_id: str) -> Document:
-    doc = store.document(doc_id)
-    if doc is None:
-        raise NotFound(f"unknown doc_id {shown(doc_id)}: {SEE_IDS}")
-    return doc
-
-
-def _span_passage(
-    store: PassageReader, doc: Document, start: int, end: int, speaker: str | None, rank: int, score: float
-) -> Passage:
-    """A span of a document as a passage: its words, the passage it lies in, its time and its citation."""
-    chunk = next((c for c in store.chunks(doc.doc_id) if c.start <= start < c.end), None)
-    heard = doc.heard(start, end)
-    # The span's own time, not its passage's: a quote from a passage's third paragraph was said
-    # minutes after the passage began, and the citation must say when.
-    t_start, t_end = doc.times(start, end)
-    found = Passage(
-        rank=rank,
-        score=round(score, 4),
-        chunk_id=chunk.chunk_id if chunk else "",
-        doc_id=doc.doc_id,
-        title=doc.title,
-        date=doc.date,
-        place=doc.place,
-        speaker=speaker,
-        text=doc.text[start:end],
-        start=start,
-        end=end,
-        t_start=heard.at if heard and heard.at is not None else t_start,
-        t_end=t_end,
-        source_url=doc.source_url,
-        question=question_answered(doc, start),
-        transcript=doc.transcript,
-    )
-    return dataclasses.replace(found, citation=format_citation(found, heard)) if heard else found
-
-
-def _with_questions(passages: list[Passage], store: PassageReader) -> list[Passage]:
-    """Each reply with the whole question it answers, read from its document; a machine transcript's
-    passage with the recogniser's confidence and unsure words in its citation."""
-    docs = {doc_id: store.document(doc_id) for doc_id in {p.doc_id for p in passages}}
-    return [_filled_in(p, doc) if (doc := docs[p.doc_id]) else p for p in passages]
-
-
-def _filled_in(p: Passage, doc: Document) -> Passage:
-    p = dataclasses.replace(p, question=question_answered(doc, p.start))
-    if heard := doc.heard(p.start, p.end):
-        p = dataclasses.replace(p, citation=format_citation(p, heard))
-    return p
-
-
-def recorded_backend(store: Store) -> tuple[str, str | None] | None:
-    """The embedding backend and int8 config the live index was built with, if there is one to read."""
-    try:
-        manifest = store.manifest()
-    except StoreUnavailable:
-        raise  # nothing would work: said now, in one line, rather than on every request
-    except Exception:  # unreadable: reported, with its fix, when the index is opened
-        return None
-    return (manifest.backend, manifest.quantisation) if manifest else None
-
-
-def open_store(settings: Settings) -> Store:
-    """The store RAG_STORE names; Milvus's client is imported only when it is the one."""
-    if settings.store == "milvus":
-        from rag.index.milvus import MilvusStore
-
-        return MilvusStore(
-            settings.milvus_uri,
-            settings.milvus_token,
-            settings.milvus_prefix,
-            settings.index_dir,
-            settings.ready_timeout,
-        )
-    from rag.index.local import LocalStore
-
-    return LocalStore(settings.index_dir, settings.ann_threshold, settings.bm25_budget)
