@@ -1,4 +1,5 @@
-"""The facade: ingest, search, ask and documents. The only place that wires the parts together."""
+"""The facade: search, ask, verify and documents are read here, every write is delegated to the indexer
+(rag.ingest.indexer). The only place that wires the parts together."""
 
 from __future__ import annotations
 

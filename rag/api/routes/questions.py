@@ -13,11 +13,11 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from rag.answer.compose import Delta, Event, Found
+from rag.api.routes.deps import API_KEY, ServiceDep, require_ready
 from rag.api.routes.deps import QUERY_ERRORS as _ERRORS
-from rag.api.routes.deps import ServiceDep, require_key, require_ready
 from rag.api.schemas import AskRequest, AskResponse, SearchRequest, SearchResponse
 
-router = APIRouter(tags=["questions"], dependencies=[Depends(require_key), Depends(require_ready)])
+router = APIRouter(tags=["questions"], dependencies=[API_KEY, Depends(require_ready)])
 
 
 @router.post(
