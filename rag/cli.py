@@ -164,7 +164,7 @@ def _filter_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _filters(doc_ids: tuple[str, ...], speaker: str | None, since: str | None, until: str | None) -> Filters:
-    from rag.service import parse_date
+    from rag.contract import parse_date
 
     return Filters(
         doc_ids=doc_ids,
@@ -294,11 +294,12 @@ def ask(
         else:
             _emit_export(output, question, answer.passages, service.settings.public_url, answer)
         return
+    from rag.answer.compose import Done
     from rag.render import print_answer, print_streamed
 
     events = service.ask_events(question, k, _filters(**filters), llm)
     if (llm or service.settings.llm) == "none":
-        answer = cast("Answer", next(payload for kind, payload in events if kind == "done"))
+        answer = next(event.answer for event in events if isinstance(event, Done))
     else:
         answer = print_streamed(events)  # the LLM's words as they arrive
     print_answer(answer)
@@ -556,7 +557,7 @@ def doctor(index_dir: Path | None, as_json: bool) -> None:
 @index_option
 def documents(as_json: bool, index_dir: Path | None) -> None:
     """List the documents in the index: doc_id, date, passages, where each came from, and title."""
-    from rag.service import document_fields
+    from rag.contract import document_fields
 
     service = _service(index_dir)
     counts = service.chunk_counts()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -18,6 +17,7 @@ from rag.errors import BadInput
 from rag.fusion import SIGNALS
 from rag.retrieve import MODES, Mode
 from rag.service import Progress, Service
+from rag.text import normalise
 from rag.types import Document, Filters, Paragraph, Passage
 
 METRICS = (
@@ -33,9 +33,6 @@ METRICS = (
     "abstain_recall",
 )
 CHECK_TOLERANCE = 0.01
-_TRANSLATE = str.maketrans(
-    {"‘": "'", "’": "'", "‚": "'", "‛": "'", "“": '"', "”": '"', "„": '"', "–": "-", "—": "-"}
-)
 
 
 @dataclass(frozen=True)
@@ -65,11 +62,6 @@ class EvalResult:
 
     def to_json(self) -> dict[str, Any]:
         return {"metrics": self.metrics, "questions": [asdict(q) for q in self.questions]}
-
-
-def normalise(text: str) -> str:
-    """CONTRACT.md's matching form: NFKC, straight quotes, '-' for dashes, single spaces, case-folded."""
-    return " ".join(unicodedata.normalize("NFKC", text).translate(_TRANSLATE).split()).casefold()
 
 
 def load_questions(path: Path) -> list[EvalQuestion]:

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 from pydantic import Field, ValidationError
 
 from rag.api.schemas import Filters
+from rag.contract import MAX_K, document_fields
 from rag.errors import NotFound, RagError
-from rag.service import MAX_K, Service, document_fields
+from rag.service import Service
 from rag.types import Filters as CoreFilters
 from rag.types import Passage, clock
 

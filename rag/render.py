@@ -10,6 +10,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from rag.answer.compose import Delta, Done, Event
 from rag.export import permalink
 from rag.timeline import Timeline
 from rag.types import MACHINE, Answer, Citation, Document, Passage, clock
@@ -20,15 +21,15 @@ if TYPE_CHECKING:
     from rag.verify import Verification
 
 
-def print_streamed(events: Iterator[tuple[str, object]], console: Console | None = None) -> Answer:
+def print_streamed(events: Iterator[Event], console: Console | None = None) -> Answer:
     """Print an answer's pieces as they arrive; returns the final, checked answer."""
     console = console or Console()
-    for kind, payload in events:
-        if kind == "delta":
-            console.print(payload, end="", markup=False, highlight=False, soft_wrap=True)
-        elif kind == "done":
+    for event in events:
+        if isinstance(event, Delta):
+            console.print(event.text, end="", markup=False, highlight=False, soft_wrap=True)
+        elif isinstance(event, Done):
             console.print()
-            return payload  # type: ignore[return-value]
+            return event.answer
     raise AssertionError("the answer's events end with done")
 
 

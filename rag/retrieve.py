@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import os
-import unicodedata
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ import numpy as np
 from rag.fusion import SIGNALS, fitted_weights, rank_feature
 from rag.index.base import PassageReader
 from rag.signals import date_match, question_dates
+from rag.text import normalise
 from rag.types import Filters, Passage, transcript_of
 
 Mode = Literal["dense", "bm25", "hybrid"]
@@ -260,7 +260,7 @@ def _best_per_row(rows: list[int], scores: list[float], depth: int) -> dict[int,
 
 
 def _shingles(text: str, n: int = 5) -> set[str]:
-    words = unicodedata.normalize("NFKC", text).casefold().split()
+    words = normalise(text, typography=False).split()
     return {" ".join(words[i : i + n]) for i in range(max(1, len(words) - n + 1))}
 
 

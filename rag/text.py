@@ -20,11 +20,23 @@ WORD = re.compile(r"\w+")
 # compare text without them; the stored text keeps them, so that offsets point into what was written.
 INVISIBLE = "\u00ad\u200b\u200e\u200f\u2060\ufeff"
 _DROP_INVISIBLE = str.maketrans("", "", INVISIBLE)
+_STRAIGHT = str.maketrans(
+    {"‘": "'", "’": "'", "‚": "'", "‛": "'", "“": '"', "”": '"', "„": '"', "–": "-", "—": "-"}
+)
 
 
 def visible(text: str) -> str:
     """The text as a reader sees it: without the INVISIBLE characters."""
     return text.translate(_DROP_INVISIBLE)
+
+
+def normalise(text: str, typography: bool = True) -> str:
+    """Text in the form it is matched in: NFKC, single spaces, case-folded and, with `typography`, straight
+    quotes and '-' for dashes (CONTRACT.md's matching form; without it, as duplicate detection compares)."""
+    text = unicodedata.normalize("NFKC", text)
+    if typography:
+        text = text.translate(_STRAIGHT)
+    return " ".join(text.casefold().split())
 
 
 def content_words(text: str) -> list[str]:

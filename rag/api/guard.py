@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from rag.api.routes.deps import key_refusal
 from rag.config import Settings
 
 # Open without a key: the web page and its files, liveness, readiness, and the API's own description.
@@ -39,8 +39,8 @@ class Guard:
         limit, setting = self.settings.max_request_bytes, "RAG_MAX_REQUEST_BYTES"
         if upload:
             multipart = headers.get("content-type", "").startswith("multipart/form-data")
-            limit = upload_limit(self.settings, multipart) + _MULTIPART_OVERHEAD
-            recording = limit > self.settings.max_upload_bytes + _MULTIPART_OVERHEAD
+            limit = upload_limit(self.settings, multipart) + (_MULTIPART_OVERHEAD if multipart else 0)
+            recording = multipart and self.settings.max_recording_bytes > self.settings.max_upload_bytes
             setting = "RAG_MAX_RECORDING_BYTES" if recording else "RAG_MAX_UPLOAD_BYTES"
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
@@ -57,6 +57,19 @@ class Guard:
             return message
 
         await self.app(scope, limited, send)
+
+
+def key_refusal(authorization: str | None, expected: str | None) -> str | None:
+    """Why an Authorization header does not open the API (None when it does, or no key is set).
+    The key is compared in constant time."""
+    if not expected:
+        return None
+    scheme, _, given = (authorization or "").partition(" ")
+    if not authorization or scheme.lower() != "bearer":
+        return "missing API key: send Authorization: Bearer <key>"
+    if not hmac.compare_digest(given.strip().encode(), expected.encode()):
+        return "wrong API key: check the key and send Authorization: Bearer <key>"
+    return None
 
 
 def upload_limit(settings: Settings, multipart: bool) -> int:

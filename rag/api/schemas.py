@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
+from rag.contract import MAX_FILTER_DOCS, MAX_K, validate_question
 from rag.errors import BadInput
-from rag.service import MAX_FILTER_DOCS, MAX_K, validate_question
 from rag.types import Filters as CoreFilters
 
 _QUESTION = "What did Lavrov say about refugees returning to Syria?"

@@ -15,6 +15,7 @@ from functools import cache
 from charset_normalizer import from_bytes
 
 from rag.errors import SkippedFile
+from rag.text import normalise
 from rag.types import Document, Paragraph, Recording
 
 log = logging.getLogger(__name__)
@@ -354,10 +355,6 @@ def iso_date(day: str, month: str, year: str) -> str | None:
         return None
 
 
-def normalise(text: str) -> str:
-    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
-
-
 # -- sentences and language ---------------------------------------------------------------------------
 
 
@@ -447,7 +444,7 @@ def build_document(
     offset = 0
     for block in blocks:
         if dedupe:
-            key = normalise(block.text)
+            key = normalise(block.text, typography=False)
             if len(key) >= _DEDUPE_MIN_CHARS:
                 if key in seen:
                     continue

@@ -23,13 +23,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from rag.config import Settings
 from rag.errors import RagError
 from rag.index.base import Embedded
-from rag.ingest.chunk import ChunkSettings, chunk_document, sentence_offsets
+from rag.ingest.indexer import Progress, chunking, split
 from rag.types import Document
 
 if TYPE_CHECKING:
-    from rag.service import Progress, Service
+    from rag.embed import Embedder
 
 _CHUNK_BATCH = 8  # documents per chunking call
 
@@ -55,7 +56,7 @@ class _Worker:
             spec["cache_dir"],
             quantisation=spec["quantisation"],
         )
-        self.chunking = ChunkSettings(spec["max_tokens"], spec["overlap"], self.embedder.max_tokens)
+        self.chunking = spec["chunking"]
         self.sentences = spec["sentences"]
 
 
@@ -69,11 +70,10 @@ class Chunker(_Worker):
         rows: dict[str, list[Any]] = {key: [] for key in keys}
         for pickled in batch["doc"]:
             doc: Document = pickle.loads(pickled)
-            chunks = chunk_document(doc, self.embedder.count_tokens, self.chunking)
-            for i, chunk in enumerate(chunks or [None]):
+            pairs = split(doc, self.embedder, self.chunking)
+            for i, (chunk, spans) in enumerate(pairs or [(None, [])]):
                 text = chunk.embedding_input if chunk else ""
-                spans = sentence_offsets(chunk) if chunk else []
-                row = (doc.doc_id, i, len(chunks), pickle.dumps(chunk), text, pickle.dumps(spans), len(text))
+                row = (doc.doc_id, i, len(pairs), pickle.dumps(chunk), text, pickle.dumps(spans), len(text))
                 for key, value in zip(rows, row, strict=True):
                     rows[key].append(value)
         return rows
@@ -91,11 +91,18 @@ class Encoder(_Worker):
 
 
 def embed_on_ray(
-    docs: list[Document], service: Service, address: str, progress: Progress | None
+    docs: list[Document],
+    embedder: Embedder,
+    settings: Settings,
+    sentences: bool,
+    address: str,
+    progress: Progress | None,
 ) -> Iterator[Embedded]:
     """Each document with its passages and vectors, in the order their embedding completes.
 
     Args:
+        embedder: the driver's, whose model, backend and int8 config every worker builds its own with.
+        sentences: whether the store keeps sentence vectors (then each passage's are embedded too).
         address: a Ray cluster's address (`ray start --head` prints it), or "" for a local cluster.
     """
     if not docs:
@@ -105,21 +112,26 @@ def embed_on_ray(
     if started_here:
         ray.init(
             address=address or None,
-            num_cpus=None if address else service.settings.ray_cpus,
+            num_cpus=None if address else settings.ray_cpus,
             include_dashboard=False,
             logging_level=logging.ERROR,
             log_to_driver=False,
             configure_logging=False,
         )
     try:
-        yield from _pipeline(ray, docs, service, progress)
+        yield from _pipeline(ray, docs, embedder, settings, sentences, progress)
     finally:
         if started_here:
             ray.shutdown()
 
 
 def _pipeline(
-    ray: Any, docs: list[Document], service: Service, progress: Progress | None
+    ray: Any,
+    docs: list[Document],
+    embedder: Embedder,
+    settings: Settings,
+    sentences: bool,
+    progress: Progress | None,
 ) -> Iterator[Embedded]:
     from ray.data import ActorPoolStrategy, DataContext
 
@@ -127,16 +139,14 @@ def _pipeline(
     context.enable_progress_bars = False  # the CLI shows its own
     context.print_on_execution_start = False
     logging.getLogger("ray.data").setLevel(logging.ERROR)  # its notes on what it just did
-    embedder, settings = service.embedder, service.settings
     spec = {
         "model": embedder.name,
         "batch_size": settings.batch_size,
         "backend": embedder.backend,
         "quantisation": embedder.quantisation,
         "cache_dir": settings.cache_dir,
-        "max_tokens": settings.chunk_max_tokens,
-        "overlap": settings.chunk_overlap_sentences,
-        "sentences": service.store.sentence_vectors,
+        "chunking": chunking(settings, embedder),
+        "sentences": sentences,
     }
     workers = max(1, int(ray.cluster_resources().get("CPU", os.cpu_count() or 1)) - 1)
     passages = (
@@ -169,9 +179,9 @@ def _pipeline(
                 del pending[str(doc_id)]
                 ordered = [parts[n] for n in range(int(of))]
                 vectors = np.stack([v for _, v, _ in ordered]) if ordered else np.empty((0, 0))
-                sentences = [s for _, _, s in ordered] if spec["sentences"] else None
+                per_sentence = [s for _, _, s in ordered] if sentences else None
                 chunks = [c for c, _, _ in ordered]
-                yield Embedded(by_id[str(doc_id)], chunks, vectors.astype(np.float32), sentences)
+                yield Embedded(by_id[str(doc_id)], chunks, vectors.astype(np.float32), per_sentence)
         done += len(batch["doc_id"])
         if progress:
             progress(done, total)

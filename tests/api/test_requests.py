@@ -53,7 +53,7 @@ def test_the_ask_schema_documents_the_reason(tmp_path):
     ],
 )
 def test_upload_names_give_the_doc_id_that_ingest_gives(server, filename, doc_id):
-    from rag.service import doc_id_for
+    from rag.ids import doc_id_for
 
     text = f"Remarks, Moscow, May 5, 2021\n\nSergey Lavrov: A statement filed as {doc_id}.\n".encode()
     with server.client() as http:

@@ -184,7 +184,7 @@ def test_the_summary_names_transcripts_not_in_english(make_service, tmp_path):
 
 
 def test_a_long_file_name_is_its_doc_id_whole():
-    from rag.service import doc_id_for
+    from rag.ids import doc_id_for
 
     # A real name from the White House archive: 206 characters before ".md". CONTRACT.md: the doc_id is the
     # file name without its extension, so eval sets and filters that name it find it.
@@ -200,7 +200,7 @@ def test_a_doc_id_keeps_every_script_with_its_marks_in_one_composed_form():
     import unicodedata
 
     from rag.errors import BadInput
-    from rag.service import check_doc_id, doc_id_for
+    from rag.ids import check_doc_id, doc_id_for
 
     decomposed = unicodedata.normalize("NFD", "café")
     assert doc_id_for("हिन्दी.txt") == check_doc_id("हिन्दी") == "हिन्दी"  # vowel signs are marks, kept

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from rag.errors import BadInput, NotTranscript, Refused
+from rag.ids import url_doc_id
 from rag.ingest.web import FetchPolicy, fetch, page_document
-from rag.service import url_doc_id
 from tests.web_pages import site
 
 pytest.importorskip("trafilatura", reason="the [web] extra is not installed")

@@ -1,44 +1,23 @@
-"""Dependencies shared by the routers: the service, readiness, and the optional API key."""
+"""Dependencies shared by the routers: the service, readiness, and the optional API key's declaration."""
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, Security
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPBearer
 
 from rag.api.schemas import ErrorBody
 from rag.service import Service
-
-_bearer = HTTPBearer(auto_error=False, description="Required when the server has RAG_API_KEY set.")
 
 
 def get_service(request: Request) -> Service:
     return request.app.state.service  # type: ignore[no-any-return]
 
 
-def require_key(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)]
-) -> None:
-    """Compare the bearer token with RAG_API_KEY in constant time; no key configured means open."""
-    given = f"{credentials.scheme} {credentials.credentials}" if credentials else None
-    if (refusal := key_refusal(given, request.app.state.settings.api_key)) is not None:
-        raise HTTPException(401, refusal, {"WWW-Authenticate": "Bearer"})
-
-
-def key_refusal(authorization: str | None, expected: str | None) -> str | None:
-    """Why an Authorization header does not open the API (None when it does, or no key is set).
-    The key is compared in constant time."""
-    if not expected:
-        return None
-    scheme, _, given = (authorization or "").partition(" ")
-    if not authorization or scheme.lower() != "bearer":
-        return "missing API key: send Authorization: Bearer <key>"
-    if not hmac.compare_digest(given.strip().encode(), expected.encode()):
-        return "wrong API key: check the key and send Authorization: Bearer <key>"
-    return None
+# The API key, as the OpenAPI schema shows it; the Guard middleware checks it, before a body is read.
+API_KEY = Security(HTTPBearer(auto_error=False, description="Required when the server has RAG_API_KEY set."))
 
 
 def describe_errors(errors: Sequence[Any]) -> str:

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from rag.api.guard import upload_limit
-from rag.api.routes.deps import ServiceDep, describe_errors, require_key, require_ready
+from rag.api.routes.deps import API_KEY, ServiceDep, describe_errors, require_ready
 from rag.api.schemas import (
     Deleted,
     Document,
@@ -24,13 +24,14 @@ from rag.api.schemas import (
     TextUpload,
     UrlUpload,
 )
+from rag.contract import document_fields
 from rag.errors import WriteTimedOut
+from rag.ids import doc_id_for
 from rag.ingest.recording import is_recording
 from rag.jobs import KEEP, Job
-from rag.service import doc_id_for, document_fields
 from rag.types import Document as DocumentData
 
-router = APIRouter(tags=["documents"], dependencies=[Depends(require_key), Depends(require_ready)])
+router = APIRouter(tags=["documents"], dependencies=[API_KEY, Depends(require_ready)])
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "API key missing or wrong"},
     404: {"model": ErrorBody, "description": "Unknown doc_id"},
@@ -159,20 +160,21 @@ async def _upload(request: Request, service: ServiceDep, doc_id: str | None, rep
     settings = service.settings
     content_type = request.headers.get("content-type", "")
     multipart = content_type.startswith("multipart/form-data")
-    body = await _read_limited(request, upload_limit(settings, multipart))
+    body = await request.body()  # the Guard refuses a body over the limit (413) as it arrives
     name = ""
     if multipart:
         given, raw, name = await _from_form(request, body)
-        if is_recording(name):
+        recording = is_recording(name)
+        limit = upload_limit(settings, multipart) if recording else settings.max_upload_bytes
+        if len(raw) > limit:
+            setting = "RAG_MAX_RECORDING_BYTES" if recording else "RAG_MAX_UPLOAD_BYTES"
+            raise HTTPException(413, f"upload is over the limit of {limit:,} bytes ({setting})")
+        if recording:
             chosen = doc_id or given
             transcribe = await run_in_threadpool(service.prepare_recording, chosen, raw, name, replace)
             jobs = request.app.state.jobs
             return _accepted(
                 await run_in_threadpool(jobs.submit_recording, chosen, raw, name, replace, transcribe)
-            )
-        if len(raw) > settings.max_upload_bytes:
-            raise HTTPException(
-                413, f"upload is over the limit of {settings.max_upload_bytes:,} bytes (RAG_MAX_UPLOAD_BYTES)"
             )
     elif content_type.startswith("application/json"):
         if _asks_for_url(body):
@@ -231,21 +233,6 @@ def _accepted(job: Job) -> JSONResponse:
 
 def _job(job: Job) -> JobStatus:
     return JobStatus.model_validate(asdict(job))
-
-
-async def _read_limited(request: Request, limit: int) -> bytes:
-    """The request body, refused with 413 as soon as it is over the limit (before anything is written)."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise HTTPException(
-            413, f"upload is {int(declared):,} bytes; the limit is {limit:,} (RAG_MAX_UPLOAD_BYTES)"
-        )
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise HTTPException(413, f"upload is over the limit of {limit:,} bytes (RAG_MAX_UPLOAD_BYTES)")
-    return bytes(body)
 
 
 async def _from_form(request: Request, body: bytes) -> tuple[str, bytes, str]:

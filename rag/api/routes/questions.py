@@ -12,11 +12,12 @@ from typing import Any
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from rag.answer.compose import Delta, Event, Found
+from rag.api.routes.deps import API_KEY, ServiceDep, require_ready
 from rag.api.routes.deps import QUERY_ERRORS as _ERRORS
-from rag.api.routes.deps import ServiceDep, require_key, require_ready
 from rag.api.schemas import AskRequest, AskResponse, SearchRequest, SearchResponse
 
-router = APIRouter(tags=["questions"], dependencies=[Depends(require_key), Depends(require_ready)])
+router = APIRouter(tags=["questions"], dependencies=[API_KEY, Depends(require_ready)])
 
 
 @router.post(
@@ -52,18 +53,16 @@ def ask(body: AskRequest, service: ServiceDep) -> Any:
     )
 
 
-def _sse_stream(
-    first: tuple[str, object], events: Iterator[tuple[str, object]], started: float
-) -> Iterator[str]:
+def _sse_stream(first: Event, events: Iterator[Event], started: float) -> Iterator[str]:
     """passages, then answer events with a delta each, then done with the whole, checked response."""
-    for kind, payload in itertools.chain([first], events):
-        if kind == "passages":
-            yield _sse("passages", {"passages": [asdict(p) for p in payload]})  # type: ignore[attr-defined]
-        elif kind == "delta":
-            yield _sse("answer", {"delta": payload})
+    for event in itertools.chain([first], events):
+        if isinstance(event, Found):
+            yield _sse("passages", {"passages": [asdict(p) for p in event.passages]})
+        elif isinstance(event, Delta):
+            yield _sse("answer", {"delta": event.text})
         else:
             took_ms = (time.perf_counter() - started) * 1000
-            yield _sse("done", payload.to_dict() | {"took_ms": took_ms})  # type: ignore[attr-defined]
+            yield _sse("done", event.answer.to_dict() | {"took_ms": took_ms})
 
 
 def _sse(event: str, data: object) -> str:

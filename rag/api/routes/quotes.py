@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from rag.api.routes.deps import QUERY_ERRORS, ServiceDep, require_key, require_ready
+from rag.api.routes.deps import API_KEY, QUERY_ERRORS, ServiceDep, require_ready
 from rag.api.schemas import VerifyRequest, VerifyResponse
 
-router = APIRouter(tags=["quotes"], dependencies=[Depends(require_key), Depends(require_ready)])
+router = APIRouter(tags=["quotes"], dependencies=[API_KEY, Depends(require_ready)])
 
 
 @router.post(

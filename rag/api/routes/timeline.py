@@ -7,12 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from rag.api.routes.deps import QUERY_ERRORS, ServiceDep, require_key, require_ready
+from rag.api.routes.deps import API_KEY, QUERY_ERRORS, ServiceDep, require_ready
 from rag.api.schemas import TimelineResponse
-from rag.service import MAX_FILTER_DOCS, MAX_QUESTION_CHARS
+from rag.contract import MAX_FILTER_DOCS, MAX_QUESTION_CHARS
 from rag.types import Filters
 
-router = APIRouter(tags=["questions"], dependencies=[Depends(require_key), Depends(require_ready)])
+router = APIRouter(tags=["questions"], dependencies=[API_KEY, Depends(require_ready)])
 
 
 @router.get(

@@ -1,4 +1,4 @@
-"""WebVTT and SRT caption files (webvtt-py, srt): cues merged into sentences and speaker turns, with the
+"""WebVTT and SRT caption files (webvtt-py reads both): cues merged into sentences and speaker turns, with the
 time span of the cues each paragraph covers.
 
 Speakers come from `<v Name>` voice spans, `Name:` prefixes, `[SPEAKER_00]:` diarization labels and `>>`
@@ -87,27 +87,25 @@ def _check_times(doc_id: str, format_: str, cues: list[_Cue]) -> None:
 
 
 def _vtt_cues(text: str) -> list[_Cue]:
+    return _cues(text, "vtt", "WebVTT")
+
+
+def _srt_cues(text: str) -> list[_Cue]:
+    return _cues(text, "srt", "SRT")
+
+
+def _cues(text: str, format_: str, name: str) -> list[_Cue]:
     import webvtt
-    from webvtt.errors import MalformedFileError
+    from webvtt.errors import MalformedCaptionError, MalformedFileError
 
     try:
-        captions = webvtt.from_buffer(io.StringIO(text.lstrip("\ufeff")))
-    except MalformedFileError as exc:
-        raise SkippedFile(f"malformed WebVTT file ({exc})") from None
+        captions = webvtt.from_buffer(io.StringIO(text.lstrip("\ufeff")), format=format_)
+    except (MalformedFileError, MalformedCaptionError) as exc:
+        raise SkippedFile(f"malformed {name} file ({exc})") from None
     return [
         _Cue(c.start_time.in_milliseconds() / 1000, c.end_time.in_milliseconds() / 1000, c.raw_text)
         for c in captions.captions
     ]
-
-
-def _srt_cues(text: str) -> list[_Cue]:
-    import srt
-
-    try:
-        subtitles = list(srt.parse(text.lstrip("\ufeff")))
-    except srt.SRTParseError as exc:
-        raise SkippedFile(f"malformed SRT file ({exc})") from None
-    return [_Cue(s.start.total_seconds(), s.end.total_seconds(), s.content) for s in subtitles]
 
 
 def _voice_and_text(markup: str) -> tuple[str | None, str]:

@@ -15,12 +15,11 @@ from rag.ingest.clean import (
     build_document,
     iso_date,
     known_labels,
-    normalise,
     paragraphs,
     speaker_label,
     title_case_date,
 )
-from rag.text import STOPWORDS
+from rag.text import STOPWORDS, normalise
 from rag.types import Document
 
 FORMAT = "mid.ru"
@@ -162,8 +161,8 @@ def _contents(blocks: list[str], at: int) -> int:
         headings.append(item["heading"])
     if len(headings) < 2:
         return 0
-    rest = normalise(" ".join(blocks[at + len(headings) :]))
-    return len(headings) if all(normalise(h) in rest for h in headings) else 0
+    rest = normalise(" ".join(blocks[at + len(headings) :]), typography=False)
+    return len(headings) if all(normalise(h, typography=False) in rest for h in headings) else 0
 
 
 def principal_speaker(title: str) -> str | None:
