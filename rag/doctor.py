@@ -93,7 +93,12 @@ def _cpu(settings: Settings, embedder: Embedder) -> Check:
     choice = embedder.choice
     config = f" ({choice.quantisation})" if choice.quantisation else ""
     chosen = f"RAG_BACKEND={settings.backend} -> {choice.backend}{config}"
-    return Check("cpu", "ok", f"{Cpu.detect().describe()}; {chosen}: {choice.reason}")
+    try:
+        device, why = embedder.placement
+    except RagError as exc:
+        return Check("cpu", "fail", str(exc), "set RAG_DEVICE=auto or cpu")
+    placed = f"RAG_DEVICE={settings.device} -> {device}: {why}"
+    return Check("cpu", "ok", f"{Cpu.detect().describe()}; {chosen}: {choice.reason}; {placed}")
 
 
 def _model(settings: Settings) -> Check:

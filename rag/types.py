@@ -155,13 +155,16 @@ class IngestReport:
     embedded: int = 0  # chunks embedded by this run
     seconds: float = 0.0
     rebuild_reason: str | None = None
+    embedded_with: str = ""  # the backend and device that embedded, when anything was: "onnx on cpu"
     languages: dict[str, str | None] = field(default_factory=dict)  # doc_id -> language, of docs embedded
 
     def summary(self) -> str:
         line = (
             f"{len(self.added)} added, {len(self.updated)} updated, {len(self.removed)} removed, "
             f"{len(self.unchanged)} unchanged, {len(self.skipped)} skipped; "
-            f"{self.chunks} chunks ({self.embedded} embedded) in {self.seconds:.1f} s"
+            f"{self.chunks} chunks ({self.embedded} embedded"
+            + (f" with {self.embedded_with}" if self.embedded and self.embedded_with else "")
+            + f") in {self.seconds:.1f} s"
         )
         foreign = sorted(
             f"{doc_id} ({lang or 'unknown'})" for doc_id, lang in self.languages.items() if lang != "en"

@@ -28,6 +28,7 @@ def test_a_healthy_setup_reports_every_check(seed_service):
     ]
     assert all(c.status != "fail" for c in found.values()), [c.line() for c in found.values()]
     assert seed_service.embedder.backend in found["cpu"].detail and "RAG_BACKEND=" in found["cpu"].detail
+    assert "RAG_DEVICE=auto -> cpu" in found["cpu"].detail
     assert "matches the settings" in found["index"].detail and found["index"].status == "ok"
     assert "sha256" in found["model"].detail and "it embeds" in found["onnx"].detail
 

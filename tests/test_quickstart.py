@@ -42,7 +42,8 @@ def test_make_serve_steps_work_from_a_cold_cache(tmp_path):
     assert "warn index: no index" in doctor.stdout and "exported now" in doctor.stdout
     ingest = rag("ingest", "docs_raw")
     assert ingest.returncode == 0, ingest.stderr
-    assert ingest.stdout.startswith("5 added, 0 updated") and "(113 embedded)" in ingest.stdout
+    assert ingest.stdout.startswith("5 added, 0 updated") and "(113 embedded with onnx" in ingest.stdout
+    assert " on cpu) in " in ingest.stdout  # the backend and device that embedded
     port = free_port()
     server = subprocess.Popen(
         [str(BIN / "rag"), "serve", "--port", str(port)],

@@ -48,6 +48,7 @@ class Manifest:
     chunking: dict[str, int]
     backend: str = "torch"  # manifests written before backends existed were built with torch
     quantisation: str | None = None  # the int8 config (avx2, avx512, avx512_vnni, arm64) of onnx-int8
+    device: str = "cpu"  # where the model ran: cpu, cuda (torch in float16) or mps
     prompts: dict[str, str] = field(default_factory=dict)  # the model's query and document prompts, if any
     dense: dict[str, Any] = field(default_factory=lambda: {"type": "flat"})  # index type and parameters
     sentences: dict[str, Any] = field(default_factory=lambda: {"type": "flat", "codec": "sq8"})

@@ -332,6 +332,8 @@ class Indexer:
         for doc_id in drop:
             documents.pop(doc_id)
         report.languages = {doc.doc_id: doc.language for doc in fresh}
+        if fresh:
+            report.embedded_with = f"{self.embedder.backend} on {self.embedder.device}"
         if ray is None:
 
             def here() -> Iterator[Embedded]:  # once the store has begun its write, as a killable step of it
@@ -353,6 +355,7 @@ class Indexer:
             model=self.embedder.name,
             backend=self.embedder.backend,
             quantisation=self.embedder.quantisation,
+            device=self.embedder.device,
             prompts=self.embedder.prompts,
             dimension=self.embedder.dimension,
             model_max_tokens=self.embedder.max_tokens,

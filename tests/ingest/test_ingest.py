@@ -30,12 +30,14 @@ def test_first_ingest_then_nothing_to_redo(make_service, docs_copy):
     first = service.ingest()
     assert sorted(first.added) == sorted(p.stem for p in DOCS.glob("*.txt"))
     assert first.embedded == first.chunks > 100
+    assert f"embedded with {service.embedder.backend} on cpu)" in first.summary()
     second = service.ingest()
     assert (second.added, second.updated, second.removed, second.embedded) == ([], [], [], 0)
     assert len(second.unchanged) == 5 and second.chunks == first.chunks
     data = manifest(service)
     assert (
         data["model"] == "all-MiniLM-L6-v2"
+        and data["device"] == "cpu"
         and data["dimension"] == 384
         and data["format_version"] == FORMAT_VERSION
     )
