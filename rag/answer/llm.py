@@ -32,6 +32,9 @@ Answer in a few sentences."""
 _CITATION = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
 
 
+LLM_EXTRA = "pip install 'transcript-rag[llm]'"
+
+
 class LlmFailure(Exception):
     """The LLM could not be reached or answered with an error after retries; says what happened."""
 
@@ -93,7 +96,10 @@ class LlmClient:
     def __init__(self, settings: LlmSettings) -> None:
         if not settings.base_url or not settings.model:
             raise LlmFailure("no LLM configured: set RAG_LLM_BASE_URL and RAG_LLM_MODEL")
-        import openai
+        try:
+            import openai
+        except ImportError:
+            raise LlmFailure(f"RAG_LLM=openai needs the openai package: {LLM_EXTRA}") from None
 
         self.settings = settings
         self._openai = openai

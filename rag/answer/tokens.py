@@ -88,7 +88,10 @@ def _load(name: str, file: Path | None, cache_dir: Path | None):  # type: ignore
     if file is not None:  # tiktoken reads only its cache layout: the file goes there under its key
         cache = Path(tempfile.mkdtemp(prefix="rag-tiktoken-"))
         shutil.copyfile(file, cache / hashlib.sha1(url.encode()).hexdigest())
-    import tiktoken
+    try:
+        import tiktoken
+    except ImportError:  # the [llm] extra is not installed: tokens are estimated, as when offline
+        return None
 
     # The file is in place with the right hash, so tiktoken reads it and never downloads.
     os.environ["TIKTOKEN_CACHE_DIR"] = str(cache)

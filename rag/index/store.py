@@ -10,11 +10,9 @@ killed at any point leaves the previous index fully usable.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -128,25 +126,22 @@ def writer_lock(index_dir: Path, timeout: float | None = None) -> Iterator[None]
     Raises:
         WriteTimedOut: another process held it for more than timeout seconds (None: wait as long as it takes).
     """
+    from filelock import FileLock, Timeout
+
     index_dir.mkdir(parents=True, exist_ok=True)
-    with open(index_dir / ".lock", "w") as handle:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | (fcntl.LOCK_NB if deadline else 0))
-                break
-            except BlockingIOError:
-                if deadline is None or time.monotonic() > deadline:
-                    raise WriteTimedOut(
-                        f"another process (a `rag ingest`?) has been writing {index_dir} for over "
-                        f"{timeout:g} s: retry later",
-                        max(1, round(timeout or 1)),
-                    ) from None
-                time.sleep(0.1)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    lock = FileLock(index_dir / ".lock", thread_local=False)
+    try:
+        lock.acquire(timeout=-1 if timeout is None else timeout, poll_interval=0.1)
+    except Timeout:
+        raise WriteTimedOut(
+            f"another process (a `rag ingest`?) has been writing {index_dir} for over {timeout:g} s: "
+            "retry later",
+            max(1, round(timeout or 1)),
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def new_staging(index_dir: Path) -> Path:
