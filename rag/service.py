@@ -39,6 +39,7 @@ from rag.ingest.clean import decode
 from rag.ingest.parse import SUFFIXES, parse_document, read_transcript
 from rag.ingest.recording import RECORDINGS, Transcriber, is_recording, probe, recording_document
 from rag.ingest.web import FetchPolicy, fetch, page_document
+from rag.reader import stored_reader
 from rag.rerank import Reranker
 from rag.retrieve import FusionSettings, Hit, Mode, Retriever
 from rag.timeline import Timeline, count_by_month
@@ -78,7 +79,9 @@ class Service:
         self.store = open_store(settings)
         self.embedder = embedder or Embedder.from_settings(settings, recorded_backend(self.store))
         self.extractive = ExtractiveSettings()
-        self.reranker = Reranker(settings.reranker) if settings.reranker else None
+        # RAG_RERANKER, when set, takes the place of the index's own reader (rag tune)
+        reranker = Reranker(settings.reranker, settings.rerank_depth) if settings.reranker else None
+        self.reranker = reranker or stored_reader(settings)
         self._loaded: _Generation | None = None
         self._load_lock = threading.RLock()  # reading() holds it while _live() loads
         self.writers = WriterQueue(settings.max_queued_writes, settings.write_wait_seconds)
@@ -366,7 +369,7 @@ class Service:
         if self.reranker is None:
             passages, hits = retriever.search(question, vector, k, filters, mode)
         else:
-            depth = max(k, self.settings.rerank_depth)
+            depth = max(k, self.reranker.depth)
             passages, hits = self.reranker.rerank(
                 question, *retriever.search(question, vector, depth, filters, mode), k
             )
