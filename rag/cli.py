@@ -551,17 +551,17 @@ def doctor(index_dir: Path | None, as_json: bool) -> None:
     sys.exit(0 if report["ok"] else 1)
 
 
-@cli.command(short_help="Learn the reader from the index's own questions and replies.")
+@cli.command(short_help="Learn the reader from the index's Q&A turns.")
 @index_option
 @click.option(
     "--max-pairs",
     type=click.IntRange(8, 1_000_000),
-    default=3000,
+    default=2000,
     show_default=True,
     help="Training pairs sampled (about 4 per question: 1-2 replies, 2 hard negatives).",
 )
 @click.option(
-    "--max-length", type=click.IntRange(32, 512), default=256, show_default=True, help="Tokens read per pair."
+    "--max-length", type=click.IntRange(32, 512), default=192, show_default=True, help="Tokens read per pair."
 )
 @click.option("--batch-size", type=click.IntRange(1, 256), default=16, show_default=True)
 @click.option("--quiet", is_flag=True, help="No progress bar.")

@@ -106,7 +106,7 @@ class Settings(BaseSettings):
     # The index's own reader (`rag tune`, INDEX/reader/): a cross-encoder learned from the transcripts'
     # question and reply turns. `auto` uses it when the index holds one; it rereads the top reader_depth
     # fused passages and adds reader_weight x its probability that a passage answers to the fused score
-    # (depth and weight measured on eval/wh: README, "The reader").
+    # (depth and weight measured on eval/wh: docs/usage.md, "The reader").
     reader: Literal["auto", "off"] = "auto"
     reader_depth: int = Field(10, ge=1, le=200)
     reader_weight: float = Field(1.0, ge=0, le=10)

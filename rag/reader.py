@@ -1,6 +1,6 @@
 """The reader: a cross-encoder taught by the index's own reporters' questions and officials' replies
 (`rag tune`), kept in INDEX/reader/ with its manifest, that rereads the top fused passages with the
-question; its score joins the fused score as one more signal (README, "The reader")."""
+question; its score joins the fused score as one more signal (docs/usage.md, "The reader")."""
 
 from __future__ import annotations
 
@@ -32,8 +32,8 @@ FORMAT_VERSION = 1
 SEED = 0
 CHECKPOINT_EVERY = 20  # optimiser steps between checkpoints (and on Ctrl-C)
 VALIDATION_SHARE = 0.2  # of the transcripts, never learned from
-VALIDATION_QUESTIONS = 200
-VALIDATION_CANDIDATES = 20  # passages of its transcript each held-out question's reply is ranked among
+VALIDATION_QUESTIONS = 60
+VALIDATION_CANDIDATES = 10  # passages of its transcript each held-out question's reply is ranked among
 
 
 @dataclass(frozen=True)
@@ -189,8 +189,8 @@ def tune(
     settings: Settings,
     store: PassageReader,
     generation: str,
-    max_pairs: int = 3000,
-    max_length: int = 256,
+    max_pairs: int = 2000,
+    max_length: int = 192,
     batch_size: int = 16,
     progress: Callable[[int, int], None] | None = None,
 ) -> TuneReport:
