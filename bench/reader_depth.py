@@ -26,6 +26,7 @@ def main() -> None:
     parser.add_argument("--index", type=Path, required=True)
     parser.add_argument("--questions", type=Path, default=Path("eval/wh/questions.jsonl"))
     parser.add_argument("--depths", default=",".join(map(str, DEPTHS)), help="comma-separated N to try")
+    parser.add_argument("--limit", type=int, default=None, help="only the first LIMIT answerable questions")
     args = parser.parse_args()
     depths = [int(d) for d in args.depths.split(",")]
     reading = Service(Settings(index_dir=args.index))
@@ -33,7 +34,7 @@ def main() -> None:
         raise SystemExit(f"{args.index} holds no reader: run `rag tune --index {args.index}` first")
     reader = reading.reranker.model
     fused = Service(Settings(index_dir=args.index, reader="off"), reading.embedder)
-    questions = [q for q in load_questions(args.questions) if q.answerable]
+    questions = [q for q in load_questions(args.questions) if q.answerable][: args.limit]
     chunks = fused.retriever.all_chunks()
     read: dict[str, list[tuple[str, float, float, bool]]] = {}  # per question: chunk, fused, reader, relevant
     qrels: dict[str, set[str]] = {}
@@ -56,6 +57,7 @@ def main() -> None:
             }
             m = ranking_metrics(runs, qrels)
             rows.append((m["mrr@10"], depth, weight, m))
+    print(f"{len(qrels)} answerable questions of {args.questions}")
     print("depth weight hit@1  hit@5  mrr@10")
     for _, depth, weight, m in sorted(rows, key=lambda r: r[0]):
         print(f"{depth:5} {weight:6} {m['hit@1']:.3f}  {m['hit@5']:.3f}  {m['mrr@10']:.3f}")
