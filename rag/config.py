@@ -105,9 +105,9 @@ class Settings(BaseSettings):
     rerank_depth: int = Field(20, ge=1, le=200)
     # The index's own reader (`rag tune`, INDEX/reader/): a cross-encoder learned from the transcripts'
     # question and reply turns. `auto` uses it when the index holds one; it rereads the top reader_depth
-    # fused passages and adds reader_weight x its probability that a passage answers to the fused score
-    # (depth and weight measured on eval/wh: docs/usage.md, "The reader").
-    reader: Literal["auto", "off"] = "auto"
+    # fused passages and adds reader_weight x its probability that a passage answers to the fused score.
+    # Off by default: measured on eval/wh and the held-out sets it did not help (docs/usage.md, "The reader").
+    reader: Literal["auto", "off"] = "off"
     reader_depth: int = Field(10, ge=1, le=200)
     reader_weight: float = Field(1.0, ge=0, le=10)
 

@@ -161,7 +161,7 @@ def _reader(settings: Settings) -> Check:
     from rag.service import open_store
 
     if settings.reader == "off":
-        return Check("reader", "ok", "off (RAG_READER=off: passages keep the fused order)")
+        return Check("reader", "ok", "off (RAG_READER=off, the default: passages keep the fused order)")
     state, manifest = reader_state(settings, open_store(settings).live())
     if manifest is None:
         return Check("reader", "ok", "absent (`rag tune` learns one from the index's questions and replies)")
