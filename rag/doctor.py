@@ -160,9 +160,10 @@ def _reader(settings: Settings) -> Check:
     from rag.reader import reader_state
     from rag.service import open_store
 
-    if settings.reader == "off":
-        return Check("reader", "ok", "off (RAG_READER=off, the default: passages keep the fused order)")
     state, manifest = reader_state(settings, open_store(settings).live())
+    if settings.reader == "off":
+        held = f"; the index holds a reader ({state}): RAG_READER=auto uses it" if manifest else ""
+        return Check("reader", "ok", f"off (RAG_READER=off, the default: the fused order){held}")
     if manifest is None:
         return Check("reader", "ok", "absent (`rag tune` learns one from the index's questions and replies)")
     learned = f"{manifest['pairs']['train']:,} pairs, {manifest['steps']} steps, {manifest['created']}"
