@@ -552,6 +552,38 @@ def doctor(index_dir: Path | None, as_json: bool) -> None:
     sys.exit(0 if report["ok"] else 1)
 
 
+@cli.command(short_help="Learn the reader from the index's Q&A turns.")
+@index_option
+@click.option(
+    "--max-pairs",
+    type=click.IntRange(8, 1_000_000),
+    default=2000,
+    show_default=True,
+    help="Training pairs sampled (about 4 per question: 1-2 replies, 2 hard negatives).",
+)
+@click.option(
+    "--max-length", type=click.IntRange(32, 512), default=192, show_default=True, help="Tokens read per pair."
+)
+@click.option("--batch-size", type=click.IntRange(1, 256), default=16, show_default=True)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def tune(index_dir: Path | None, max_pairs: int, max_length: int, batch_size: int, quiet: bool) -> None:
+    """Learn a reader (a cross-encoder from the embedding model's weights) from each reporter's question and
+    the reply that follows it, on the CPU; stored in INDEX/reader/ and used by ask, search and serve.
+    Ctrl-C keeps a checkpoint: run it again to continue."""
+    from rag.reader import tune as learn
+    from rag.service import Service
+
+    service = Service(_settings(index_dir=index_dir))
+    key = service.store.live()
+    if key is None:
+        raise IndexMissing(f"no index in {service.store.where}: run `rag ingest` first, then `rag tune`")
+    with _progress_bar(quiet, "learning (steps)") as progress:
+        report = learn(
+            service.settings, service.retriever.store, key, max_pairs, max_length, batch_size, progress
+        )
+    click.echo(report.summary())
+
+
 @cli.command(short_help="List the documents in the index.")
 @json_option
 @index_option

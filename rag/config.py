@@ -103,8 +103,16 @@ class Settings(BaseSettings):
     # An optional reranking stage: a sentence-transformers CrossEncoder, as a local directory or a model
     # in the local Hugging Face cache (never downloaded), rereads the top rerank_depth fused passages with
     # the question and reorders them. Off when unset.
+    # RAG_RERANKER, when set, takes the place of the index's own reader.
     reranker: str | None = None
     rerank_depth: int = Field(20, ge=1, le=200)
+    # The index's own reader (`rag tune`, INDEX/reader/): a cross-encoder learned from the transcripts'
+    # question and reply turns. `auto` uses it when the index holds one; it rereads the top reader_depth
+    # fused passages and adds reader_weight x its probability that a passage answers to the fused score.
+    # Off by default: measured on eval/wh and the held-out sets it did not help (docs/usage.md, "The reader").
+    reader: Literal["auto", "off"] = "off"
+    reader_depth: int = Field(10, ge=1, le=200)
+    reader_weight: float = Field(1.0, ge=0, le=10)
 
     # LLM answers over an OpenAI-compatible API (OpenAI, Ollama, llama.cpp, vLLM, LM Studio), or "local": a
     # GGUF file run in process by llama.cpp (extra [local-llm]); "none" keeps the extractive answer. `llm` is

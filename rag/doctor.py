@@ -59,6 +59,7 @@ def run(settings: Settings) -> Iterator[Check]:
         "tiktoken": lambda: _tiktoken(settings),
         "index": lambda: _index(settings, embedder),
         "reranker": lambda: _reranker(settings),
+        "reader": lambda: _reader(settings),
         "llm": lambda: _llm(settings),
         "disk": lambda: _disk(settings),
     }
@@ -148,7 +149,7 @@ def _reranker(settings: Settings) -> Check:
         return Check("reranker", "ok", "off (RAG_RERANKER unset: passages keep the fused order)")
     from rag.rerank import Reranker
 
-    reranker = Reranker(settings.reranker)
+    reranker = Reranker(settings.reranker, settings.rerank_depth)
     try:
         reranker.model.predict(
             [("Is the reranker working?", "It reads this passage.")], show_progress_bar=False
@@ -158,6 +159,33 @@ def _reranker(settings: Settings) -> Check:
     return Check(
         "reranker", "ok", f"{settings.reranker}: reranks the top {settings.rerank_depth} fused passages"
     )
+
+
+def _reader(settings: Settings) -> Check:
+    """Whether the index holds a reader (`rag tune`) and whether it learned from the index as it is now."""
+    from rag.reader import reader_state
+    from rag.service import open_store
+
+    state, manifest = reader_state(settings, open_store(settings).live())
+    if settings.reader == "off":
+        held = f"; the index holds a reader ({state}): RAG_READER=auto uses it" if manifest else ""
+        return Check("reader", "ok", f"off (RAG_READER=off, the default: the fused order){held}")
+    if manifest is None:
+        return Check("reader", "ok", "absent (`rag tune` learns one from the index's questions and replies)")
+    learned = f"{manifest['pairs']['train']:,} pairs, {manifest['steps']} steps, {manifest['created']}"
+    using = (
+        "RAG_RERANKER takes its place"
+        if settings.reranker
+        else f"rereads the top {settings.reader_depth} fused passages"
+    )
+    if state == "stale":
+        return Check(
+            "reader",
+            "warn",
+            f"stale: the index changed since it learned ({learned}); {using}",
+            "run `rag tune` to learn from the index as it is now",
+        )
+    return Check("reader", "ok", f"present ({learned}); {using}")
 
 
 def _tiktoken(settings: Settings) -> Check:

@@ -21,8 +21,9 @@ if TYPE_CHECKING:
 class Reranker:
     """A cross-encoder from a local directory or the local Hugging Face cache, loaded on first use."""
 
-    def __init__(self, model: str) -> None:
+    def __init__(self, model: str, depth: int) -> None:
         self.name = model
+        self.depth = depth  # the fused passages it rereads
         self._lock = threading.Lock()
 
     @cached_property

@@ -21,6 +21,7 @@ from rag.index.writers import Ticket, WriterQueue
 from rag.ingest.indexer import Indexer, Progress
 from rag.ingest.recording import Transcriber
 from rag.passages import document, excerpt, span_passage, with_questions
+from rag.reader import stored_reader
 from rag.rerank import Reranker
 from rag.retrieve import Hit, Mode, Retriever
 from rag.timeline import Timeline, count_by_month
@@ -38,7 +39,9 @@ class Service:
         self.store = open_store(settings)
         self.embedder = embedder or Embedder.from_settings(settings, recorded_backend(self.store))
         self.composer = Composer(settings, self.embedder)
-        self.reranker = Reranker(settings.reranker) if settings.reranker else None
+        # RAG_RERANKER, when set, takes the place of the index's own reader (rag tune)
+        reranker = Reranker(settings.reranker, settings.rerank_depth) if settings.reranker else None
+        self.reranker = reranker or stored_reader(settings)
         self.generations = Generations(settings, self.store, lambda: self.signature)
         self.writers = WriterQueue(settings.max_queued_writes, settings.write_wait_seconds)
         self.indexer = Indexer(settings, self.store, self.embedder, self.writers, lambda: self.transcriber)
@@ -204,7 +207,7 @@ class Service:
         if self.reranker is None:
             passages, hits = retriever.search(question, vector, k, filters, mode)
         else:
-            depth = max(k, self.settings.rerank_depth)
+            depth = max(k, self.reranker.depth)
             passages, hits = self.reranker.rerank(
                 question, *retriever.search(question, vector, depth, filters, mode), k
             )

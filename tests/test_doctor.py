@@ -24,7 +24,7 @@ def checks(settings: Settings) -> dict[str, doctor.Check]:
 def test_a_healthy_setup_reports_every_check(seed_service):
     found = checks(seed_service.settings)
     assert list(found) == [
-        "python", "packages", "cpu", "model", "onnx", "tiktoken", "index", "reranker", "llm", "disk"
+        "python", "packages", "cpu", "model", "onnx", "tiktoken", "index", "reranker", "reader", "llm", "disk"
     ]
     assert all(c.status != "fail" for c in found.values()), [c.line() for c in found.values()]
     assert seed_service.embedder.backend in found["cpu"].detail and "RAG_BACKEND=" in found["cpu"].detail
