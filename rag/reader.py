@@ -4,15 +4,12 @@ question; its score joins the fused score as one more signal (docs/usage.md, "Th
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import random
 import shutil
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +18,7 @@ from rag.embed import resolve_model
 from rag.errors import RagError, one_line
 from rag.index.base import PassageReader
 from rag.ingest.chunk import question_answered
-from rag.retrieve import Hit
+from rag.rerank import Reranker
 from rag.types import Chunk, Filters, Passage
 
 if TYPE_CHECKING:
@@ -330,43 +327,21 @@ def validate(model: CrossEncoder, held: Sequence[tuple[Reply, list[str]]]) -> di
     }
 
 
-class Reader:
+class Reader(Reranker):
     """The stored reader, loaded on first use: it rereads the top `depth` fused passages with the question
     and adds `weight` x its probability that the passage answers to each one's fused score."""
 
     def __init__(self, path: Path, depth: int, weight: float) -> None:
+        super().__init__(str(path), depth)
         self.path = path
-        self.depth = depth
         self.weight = weight
-        self._lock = threading.Lock()
 
-    @cached_property
-    def model(self) -> CrossEncoder:
-        with self._lock:
-            from sentence_transformers import CrossEncoder
+    def refusal(self, reason: str) -> str:
+        return f"{self.path}: cannot load the reader ({reason}): run `rag tune` again, or set RAG_READER=off"
 
-            try:
-                return CrossEncoder(str(self.path), device="cpu", local_files_only=True)
-            except Exception as exc:  # noqa: BLE001 - a damaged reader is reported with its fix
-                raise RagError(
-                    f"{self.path}: cannot load the reader ({one_line(exc)}): run `rag tune` again, or set "
-                    "RAG_READER=off"
-                ) from None
-
-    def rerank(
-        self, question: str, passages: Sequence[Passage], hits: Sequence[Hit], k: int
-    ) -> tuple[list[Passage], list[Hit]]:
-        """The k passages highest by fused score plus the reader's, renumbered; hits follow."""
-        if not passages:
-            return [], []
-        read = self.model.predict([(question, p.text) for p in passages], show_progress_bar=False)
-        scores = [p.score + self.weight * float(r) for p, r in zip(passages, read, strict=True)]
-        order = sorted(range(len(passages)), key=lambda i: -scores[i])[:k]
-        reranked = [
-            dataclasses.replace(passages[i], rank=rank, score=round(scores[i], 6))
-            for rank, i in enumerate(order, start=1)
-        ]
-        return reranked, [hits[i] for i in order]
+    def scores(self, passages: Sequence[Passage], read: Sequence[float]) -> list[float]:
+        """The fused score plus weight x the reader's."""
+        return [p.score + self.weight * r for p, r in zip(passages, read, strict=True)]
 
 
 def stored_reader(settings: Settings) -> Reader | None:

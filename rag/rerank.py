@@ -35,11 +35,19 @@ class Reranker:
             try:
                 return CrossEncoder(resolve_model(self.name), device="cpu", local_files_only=True)
             except Exception as exc:  # noqa: BLE001 - any failure to load means the setting is wrong
-                raise RagError(
-                    f"RAG_RERANKER={self.name!r}: cannot load a cross-encoder ({one_line(exc)}): set it to a "
-                    "local sentence-transformers CrossEncoder directory or a model in the local Hugging Face "
-                    "cache (nothing is downloaded), or unset it"
-                ) from None
+                raise RagError(self.refusal(one_line(exc))) from None
+
+    def refusal(self, reason: str) -> str:
+        """Why the model cannot be used, and the fix, on one line."""
+        return (
+            f"RAG_RERANKER={self.name!r}: cannot load a cross-encoder ({reason}): set it to a local "
+            "sentence-transformers CrossEncoder directory or a model in the local Hugging Face cache "
+            "(nothing is downloaded), or unset it"
+        )
+
+    def scores(self, passages: Sequence[Passage], read: Sequence[float]) -> list[float]:
+        """A passage's new score from the cross-encoder's: its own."""
+        return list(read)
 
     def rerank(
         self, question: str, passages: Sequence[Passage], hits: Sequence[Hit], k: int
@@ -47,10 +55,17 @@ class Reranker:
         """The k passages the cross-encoder scores highest, with its scores, renumbered; hits follow."""
         if not passages:
             return [], []
-        scores = self.model.predict([(question, p.text) for p in passages], show_progress_bar=False)
-        order = sorted(range(len(passages)), key=lambda i: -float(scores[i]))[:k]
-        reranked = [
-            dataclasses.replace(passages[i], rank=rank, score=round(float(scores[i]), 6))
-            for rank, i in enumerate(order, start=1)
-        ]
-        return reranked, [hits[i] for i in order]
+        read = self.model.predict([(question, p.text) for p in passages], show_progress_bar=False)
+        return reordered(passages, hits, self.scores(passages, [float(r) for r in read]), k)
+
+
+def reordered(
+    passages: Sequence[Passage], hits: Sequence[Hit], scores: Sequence[float], k: int
+) -> tuple[list[Passage], list[Hit]]:
+    """The k passages of the highest scores, each given its score, renumbered; hits follow."""
+    order = sorted(range(len(passages)), key=lambda i: -scores[i])[:k]
+    reranked = [
+        dataclasses.replace(passages[i], rank=rank, score=round(scores[i], 6))
+        for rank, i in enumerate(order, start=1)
+    ]
+    return reranked, [hits[i] for i in order]

@@ -4,25 +4,15 @@ it when started again (or reports it failed when what it stored cannot be read),
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from rag.index.store import writer_lock
 from tests.api.conftest import start_server
-from tests.api.test_writes import long_transcript
+from tests.api.test_writes import finished, long_transcript
 
 pytestmark = pytest.mark.slow
-
-
-def finished(http: httpx.Client, job_id: str) -> dict:
-    deadline = time.monotonic() + 120
-    while (job := http.get(f"/jobs/{job_id}").json())["status"] not in ("done", "failed"):
-        assert time.monotonic() < deadline, job
-        time.sleep(0.2)
-    return job
 
 
 def test_accepted_uploads_survive_kill_9_resumed_or_reported_failed(seed_service, tmp_path: Path):

@@ -138,7 +138,7 @@ def test_a_large_upload_is_a_job_and_writers_queue_with_a_bounded_wait(writer):
         hits = http.post("/search", json={"question": "Paragraph 42 says", "k": 3}).json()["passages"]
         assert hits[0]["doc_id"] == "long_briefing"
         assert http.get("/jobs/nope").status_code == 404
-        assert finished(http, late)["status"] == "done"  # the upload that waited, written after the big one
+        assert finished(http, late["job_id"])["status"] == "done"  # the upload that waited, written after the big one
         assert "A small note." in http.get(f"/documents/{late_id}").json()["text"]
         # The queue is free again.
         assert http.post("/documents", json=small | {"doc_id": "small_2"}).status_code == 201
@@ -152,14 +152,14 @@ def test_a_large_upload_is_a_job_and_writers_queue_with_a_bounded_wait(writer):
             assert blocked.status_code == 202, blocked.text
             time.sleep(0.5)
             assert http.get(f"/jobs/{blocked.json()['job_id']}").json()["status"] in ("queued", "running")
-        assert finished(http, blocked.json())["status"] == "done"
+        assert finished(http, blocked.json()["job_id"])["status"] == "done"
         assert http.get("/documents/small_3").status_code == 200
 
 
-def finished(http: httpx.Client, job: dict) -> dict:
+def finished(http: httpx.Client, job_id: str) -> dict:
     """The job's status once it is done or failed (waiting at most 300 s)."""
     deadline = time.monotonic() + 300
-    while (status := http.get(f"/jobs/{job['job_id']}").json())["status"] not in ("done", "failed"):
+    while (status := http.get(f"/jobs/{job_id}").json())["status"] not in ("done", "failed"):
         assert time.monotonic() < deadline, status
         time.sleep(0.2)
     return status
